@@ -1,0 +1,39 @@
+import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { extractCalls } from '../src/extract-calls.ts'
+import { executeReplySchema, formatReply } from '../src/format-reply.ts'
+import { abortOnDisconnect } from '../src/http/abort-on-disconnect.ts'
+import { executePayloadSchema } from '../src/normalize-payload.ts'
+import { errorReplySchema } from './error-reply.ts'
+
+export const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
+  app.post(
+    '/execute',
+    {
+      schema: {
+        summary: "Run a model response's tool calls",
+        description:
+          "Runs every tool call of the payload (in parallel by default) and answers one tool message per call, in the calls' order, with the model's ids. HTTP 200 whenever the payload was understood, even if every call failed.",
+        querystring: z.object({
+          mode: z
+            .enum(['parallel', 'sequential'])
+            .default('parallel')
+            .describe('sequential runs the same calls one at a time, to compare on the same gateway.'),
+        }),
+        body: executePayloadSchema,
+        response: { 200: executeReplySchema, 400: errorReplySchema, 413: errorReplySchema, 415: errorReplySchema, 503: errorReplySchema },
+      },
+    },
+    async (request, reply) => {
+      const calls = extractCalls(request.body, app.config.maxCallsPerRequest)
+      const disconnect = abortOnDisconnect(request, reply)
+      try {
+        const batch = await app.executor.execute(calls, { mode: request.query.mode, signal: disconnect.signal, log: request.log })
+        return formatReply(batch)
+      } finally {
+        disconnect.dispose()
+      }
+    },
+  )
+  done()
+}

@@ -1,0 +1,27 @@
+import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+
+export const healthRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
+  app.get(
+    '/healthz',
+    { schema: { summary: 'Liveness: the process answers', response: { 200: z.object({ status: z.literal('ok') }) } } },
+    () => ({ status: 'ok' as const }),
+  )
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        summary: 'Readiness: the gateway takes work (while closing, it answers 503)',
+        response: {
+          200: z.object({
+            status: z.literal('ready'),
+            tools: z.int(),
+            calls: z.object({ running: z.int(), waiting: z.int(), capacity: z.int() }),
+          }),
+        },
+      },
+    },
+    () => ({ status: 'ready' as const, tools: app.registry.size, calls: app.executor.stats }),
+  )
+  done()
+}

@@ -1,0 +1,6 @@
+import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod'
+
+export const openapiRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger())
+  done()
+}

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto'
+import fastifySwagger from '@fastify/swagger'
+import Fastify, { type FastifyBaseLogger } from 'fastify'
+import { jsonSchemaTransform, serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
+import { pino } from 'pino'
+import packageJson from '../package.json' with { type: 'json' }
+import { executeRoutes } from '../routes/execute.ts'
+import { healthRoutes } from '../routes/health.ts'
+import { openapiRoutes } from '../routes/openapi.ts'
+import { toolsRoutes } from '../routes/tools.ts'
+import type { Config } from './config.ts'
+import { Executor } from './executor.ts'
+import { createErrorHandler } from './http/error-handler.ts'
+import { validatorCompiler } from './http/validator-compiler.ts'
+import { ToolRegistry } from './registry.ts'
+import type { Tool } from './tool.ts'
+import { createBuiltinTools } from './tools/builtin-tools.ts'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    config: Config
+    registry: ToolRegistry
+    executor: Executor
+  }
+}
+
+export interface AppOptions {
+  /** The tools to serve. @default the built-in get_time, get_date and get_weather */
+  tools?: Tool[]
+  /** A pino logger to use instead of one writing JSON to stdout at `config.logLevel`. */
+  logger?: FastifyBaseLogger
+  /** Source of backoff jitter in [0, 1); tests pin it. @default Math.random */
+  random?: () => number
+}
+
+/** Builds the gateway without listening: the entry point listens, tests inject or listen on port 0. */
+export async function buildApp(config: Config, options: AppOptions = {}) {
+  const registry = new ToolRegistry(options.tools ?? createBuiltinTools(config))
+  const executor = new Executor(registry, { ...config, ...(options.random ? { random: options.random } : {}) })
+
+  const app = Fastify({
+    loggerInstance: options.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization'] }),
+    bodyLimit: config.maxBodyBytes,
+    requestIdHeader: 'x-request-id',
+    genReqId: () => randomUUID(),
+  }).withTypeProvider<ZodTypeProvider>()
+
+  app.decorate('config', config)
+  app.decorate('registry', registry)
+  app.decorate('executor', executor)
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSerializerCompiler(serializerCompiler)
+  app.setErrorHandler(createErrorHandler(config))
+  app.setNotFoundHandler((_request, reply) =>
+    reply.code(404).send({ error: { code: 'not_found', message: 'No such route; see GET /openapi.json.' } }),
+  )
+  app.removeContentTypeParser('text/plain')
+  app.addHook('onRequest', (request, reply, done) => {
+    void reply.header('x-request-id', request.id)
+    done()
+  })
+  app.addHook('onClose', (_instance, done) => {
+    executor.cancelAll()
+    done()
+  })
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'toolgate',
+        version: packageJson.version,
+        description:
+          "Runs a model response's parallel tool calls and answers with the tool messages, in the calls' order, with the model's ids.",
+      },
+    },
+    transform: jsonSchemaTransform,
+  })
+  await app.register(executeRoutes)
+  await app.register(toolsRoutes)
+  await app.register(healthRoutes)
+  await app.register(openapiRoutes)
+  return app
+}
+
+export type App = Awaited<ReturnType<typeof buildApp>>

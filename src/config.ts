@@ -1,0 +1,99 @@
+import { z } from 'zod'
+
+const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
+
+/**
+ * Every environment variable toolgate reads: its type, default and meaning.
+ * This is the one place a limit or default is named; the README's configuration table mirrors it
+ * (a test keeps the two in step).
+ */
+export const envSchema = z.object({
+  HOST: z.string().min(1).default('127.0.0.1').describe('Address the HTTP server listens on.'),
+  PORT: integer(0, 65_535).default(8080).describe('TCP port the HTTP server listens on (0 picks a free one).'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .default('info')
+    .describe('pino log level. Arguments and results are only logged at debug.'),
+  TOOLGATE_CONCURRENCY: integer(1, 100_000)
+    .default(64)
+    .describe('Calls running at once across all requests (tools are mostly I/O-bound).'),
+  TOOLGATE_MAX_QUEUED_CALLS: integer(0, 1_000_000)
+    .default(1024)
+    .describe('Calls that may wait for a running slot; a request that would exceed it gets 503 with Retry-After.'),
+  TOOLGATE_MAX_CALLS_PER_REQUEST: integer(1, 10_000)
+    .default(128)
+    .describe('Tool calls accepted in one payload; more is a 400.'),
+  TOOLGATE_CALL_TIMEOUT_MS: integer(1, 3_600_000)
+    .default(30_000)
+    .describe('Deadline of a call, retries included, for tools that set no timeoutMs of their own.'),
+  TOOLGATE_RETRY_BASE_DELAY_MS: integer(0, 60_000)
+    .default(100)
+    .describe('First backoff step before a retry; doubles each attempt, with full jitter.'),
+  TOOLGATE_RETRY_MAX_DELAY_MS: integer(0, 600_000).default(2_000).describe('Upper bound of one backoff delay.'),
+  TOOLGATE_MAX_BODY_BYTES: integer(1, 1_073_741_824)
+    .default(4 * 1024 * 1024)
+    .describe('Largest request body accepted; larger is a 413.'),
+  TOOLGATE_MAX_ARGUMENT_BYTES: integer(2, 1_073_741_824)
+    .default(256 * 1024)
+    .describe("Largest arguments of one call (UTF-8 bytes of its JSON); larger is that call's invalid_arguments."),
+  TOOLGATE_MAX_ARGUMENT_DEPTH: integer(1, 1_000)
+    .default(32)
+    .describe("Deepest nesting of objects and arrays in one call's arguments; deeper is invalid_arguments."),
+  TOOLGATE_SHUTDOWN_GRACE_MS: integer(0, 3_600_000)
+    .default(10_000)
+    .describe('On SIGTERM/SIGINT, how long batches in flight may run before they are answered as cancelled.'),
+  OPEN_METEO_GEOCODING_URL: z
+    .url()
+    .default('https://geocoding-api.open-meteo.com')
+    .describe('Base URL of the geocoding API get_weather uses (it appends /v1/search).'),
+  OPEN_METEO_FORECAST_URL: z
+    .url()
+    .default('https://api.open-meteo.com')
+    .describe('Base URL of the forecast API get_weather uses (it appends /v1/forecast).'),
+})
+
+/** The validated configuration, with the units in the names. */
+export const configSchema = envSchema.transform((env) => ({
+  host: env.HOST,
+  port: env.PORT,
+  logLevel: env.LOG_LEVEL,
+  concurrency: env.TOOLGATE_CONCURRENCY,
+  maxQueuedCalls: env.TOOLGATE_MAX_QUEUED_CALLS,
+  maxCallsPerRequest: env.TOOLGATE_MAX_CALLS_PER_REQUEST,
+  callTimeoutMs: env.TOOLGATE_CALL_TIMEOUT_MS,
+  retryBaseDelayMs: env.TOOLGATE_RETRY_BASE_DELAY_MS,
+  retryMaxDelayMs: env.TOOLGATE_RETRY_MAX_DELAY_MS,
+  maxBodyBytes: env.TOOLGATE_MAX_BODY_BYTES,
+  maxArgumentBytes: env.TOOLGATE_MAX_ARGUMENT_BYTES,
+  maxArgumentDepth: env.TOOLGATE_MAX_ARGUMENT_DEPTH,
+  shutdownGraceMs: env.TOOLGATE_SHUTDOWN_GRACE_MS,
+  openMeteoGeocodingUrl: env.OPEN_METEO_GEOCODING_URL,
+  openMeteoForecastUrl: env.OPEN_METEO_FORECAST_URL,
+}))
+
+export type Config = z.output<typeof configSchema>
+
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+/**
+ * Reads and validates the configuration from the environment.
+ * An empty variable counts as unset. Throws a ConfigError naming every bad variable.
+ */
+export function loadConfig(environment: Record<string, string | undefined> = process.env): Config {
+  const present: Record<string, string> = {}
+  for (const key of Object.keys(envSchema.shape)) {
+    const value = environment[key]
+    if (value !== undefined && value !== '') present[key] = value
+  }
+  const parsed = configSchema.safeParse(present)
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const variable = String(issue.path[0])
+      return `${variable}=${JSON.stringify(present[variable])}: ${issue.message}`
+    })
+    throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`)
+  }
+  return parsed.data
+}

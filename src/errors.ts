@@ -1,0 +1,101 @@
+/**
+ * Stable codes of a failed call. They reach the model in its tool message, so each says what the
+ * model (or its operator) can do about it. The README's error table mirrors this one.
+ */
+export const callErrorCodes = {
+  unknown_tool: 'The model called a tool that is not registered; the message lists the tools there are.',
+  invalid_arguments:
+    'The arguments are not a JSON object, are too large or too deep, carry a __proto__ or constructor key, or do not match the schema (the message names each path).',
+  timeout: 'The call did not finish within its deadline (or an attempt within its own), retries included.',
+  tool_error: 'The tool ran and failed; the message is what it reported.',
+  cancelled: 'The caller went away or the gateway shut down before the call finished.',
+  invalid_result: 'The tool returned a value that cannot be serialized as JSON (a cycle, a BigInt, a function).',
+  internal_error: 'The gateway itself failed on this call; the other calls are unaffected.',
+} as const satisfies Record<string, string>
+
+export type CallErrorCode = keyof typeof callErrorCodes
+
+/** A per-call failure. It becomes data in the reply, never an HTTP error. */
+export class CallError extends Error {
+  override name = 'CallError'
+  readonly code: CallErrorCode
+  /** Whether another attempt may succeed (a timed-out attempt, a failure the tool marked so). */
+  readonly retryable: boolean
+
+  constructor(code: CallErrorCode, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+    super(message, { cause: options.cause })
+    this.code = code
+    this.retryable = options.retryable ?? false
+  }
+}
+
+/**
+ * What a tool throws to report a failure in words meant for the model. Mark it `retryable` when
+ * trying again may help (an upstream 503, a dropped connection).
+ */
+export class ToolError extends CallError {
+  override name = 'ToolError'
+
+  constructor(message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+    super('tool_error', message, options)
+  }
+}
+
+/** Stable codes of a request the gateway refuses as a whole, with their HTTP status. */
+export const requestErrorCodes = {
+  invalid_payload: { status: 400, description: 'The body is JSON but not a payload toolgate understands; `path` names the field.' },
+  invalid_json: { status: 400, description: 'The body is not valid JSON, is empty, or carries a __proto__ key.' },
+  invalid_query: { status: 400, description: 'A query parameter has a value outside its allowed set; `path` names it.' },
+  duplicate_tool_call_id: { status: 400, description: 'Two calls in the payload share one id; `path` names the second.' },
+  too_many_calls: { status: 400, description: 'The payload holds more calls than TOOLGATE_MAX_CALLS_PER_REQUEST.' },
+  not_found: { status: 404, description: 'No such route.' },
+  body_too_large: { status: 413, description: 'The body is larger than TOOLGATE_MAX_BODY_BYTES.' },
+  unsupported_media_type: { status: 415, description: 'The body is not application/json.' },
+  bad_request: { status: 400, description: 'The HTTP request itself is malformed.' },
+  queue_full: { status: 503, description: 'Admitting the calls would exceed TOOLGATE_MAX_QUEUED_CALLS; nothing ran. Retry after `Retry-After` seconds.' },
+  internal_error: { status: 500, description: 'An unexpected failure; details are in the log, not in the reply.' },
+} as const satisfies Record<string, { status: number; description: string }>
+
+export type RequestErrorCode = keyof typeof requestErrorCodes
+
+/** A request refused as a whole, answered with `{ error: { code, message, path? } }`. */
+export class RequestError extends Error {
+  override name = 'RequestError'
+  readonly code: RequestErrorCode
+  readonly statusCode: number
+  /** The offending field, e.g. `body.choices[0].message.tool_calls[1].id`. */
+  readonly path: string | undefined
+  readonly retryAfterSeconds: number | undefined
+
+  constructor(code: RequestErrorCode, message: string, options: { path?: string; retryAfterSeconds?: number } = {}) {
+    super(message)
+    this.code = code
+    this.statusCode = requestErrorCodes[code].status
+    this.path = options.path
+    this.retryAfterSeconds = options.retryAfterSeconds
+  }
+}
+
+/** Describes anything thrown, without trusting it: a tool may throw a string, null or a hostile object. */
+export function describeThrown(thrown: unknown): string {
+  try {
+    if (thrown instanceof Error) return thrown.message || thrown.name
+    switch (typeof thrown) {
+      case 'string':
+        return thrown
+      case 'number':
+      case 'boolean':
+      case 'bigint':
+        return `${String(thrown)} was thrown`
+      case 'object': {
+        if (thrown === null) return 'null was thrown'
+        const json: string | undefined = JSON.stringify(thrown)
+        return json ?? 'an object was thrown'
+      }
+      default:
+        return `a ${typeof thrown} was thrown`
+    }
+  } catch {
+    return 'an unprintable value was thrown'
+  }
+}

@@ -1,0 +1,215 @@
+import PQueue from 'p-queue'
+import type { Logger } from './logger.ts'
+import { CallError, RequestError } from './errors.ts'
+import type { RawToolCall } from './normalize-payload.ts'
+import { prepareCall, type PreparedCall } from './prepare-call.ts'
+import type { ToolRegistry } from './registry.ts'
+import { runCall, type CallOutcome } from './run-call.ts'
+import type { Tool } from './tool.ts'
+
+export interface ExecutorOptions {
+  /** Calls running at once across all batches. */
+  concurrency: number
+  /** Calls that may wait for a slot beyond those running; a batch that would exceed it is refused whole. */
+  maxQueuedCalls: number
+  /** Deadline of a call whose tool sets none. */
+  callTimeoutMs: number
+  retryBaseDelayMs: number
+  retryMaxDelayMs: number
+  maxArgumentBytes: number
+  maxArgumentDepth: number
+  /** Source of backoff jitter in [0, 1). @default Math.random */
+  random?: () => number
+}
+
+export type ExecutionMode = 'parallel' | 'sequential'
+
+export interface BatchOptions {
+  /** `sequential` runs the same calls one at a time, to compare against `parallel`. @default 'parallel' */
+  mode?: ExecutionMode
+  /** Aborting it cancels the batch's queued and running calls (a client that went away). */
+  signal?: AbortSignal
+  log: Logger
+}
+
+/** One call's answer, in the order of the calls. */
+export interface ExecutedCall {
+  id: string
+  name: string
+  ok: boolean
+  output?: unknown
+  error?: { code: CallError['code']; message: string }
+  attempts: number
+  /** From the first attempt's start to the answer; 0 for a call refused before running. */
+  durationMs: number
+  /** Time spent waiting for a slot. */
+  queuedMs: number
+  /** What the model reads in its tool message. */
+  content: string
+}
+
+export interface BatchResult {
+  calls: ExecutedCall[]
+  wallMs: number
+}
+
+const retryAfterSeconds = 1
+
+/**
+ * Runs batches of tool calls through one bounded queue (plus a queue per tool that caps its own
+ * concurrency). Every call of an admitted batch gets exactly one answer, in the order of the calls.
+ */
+export class Executor {
+  readonly #registry: ToolRegistry
+  readonly #options: ExecutorOptions
+  readonly #queue: PQueue
+  readonly #toolQueues = new Map<string, PQueue>()
+  readonly #shutdown = new AbortController()
+  /** Admitted calls not yet answered: running, or waiting for a slot. */
+  #outstanding = 0
+
+  constructor(registry: ToolRegistry, options: ExecutorOptions) {
+    for (const [option, value] of Object.entries({ concurrency: options.concurrency, callTimeoutMs: options.callTimeoutMs })) {
+      if (!(Number.isInteger(value) && value > 0)) {
+        throw new TypeError(`Executor option ${option} must be a positive integer, got ${String(value)}`)
+      }
+    }
+    this.#registry = registry
+    this.#options = options
+    this.#queue = new PQueue({ concurrency: options.concurrency })
+    for (const name of registry.names) {
+      const concurrency = registry.get(name)?.concurrency
+      if (concurrency !== undefined) this.#toolQueues.set(name, new PQueue({ concurrency }))
+    }
+  }
+
+  /** The most calls admitted at once: those running plus those allowed to wait. */
+  get capacity(): number {
+    return this.#options.concurrency + this.#options.maxQueuedCalls
+  }
+
+  get stats(): { running: number; waiting: number; capacity: number } {
+    return { running: this.#queue.pending, waiting: this.#outstanding - this.#queue.pending, capacity: this.capacity }
+  }
+
+  /**
+   * Validates every call, admits the runnable ones or refuses the whole batch (RequestError
+   * `queue_full`, before anything runs), then runs them and answers each in the calls' order.
+   */
+  async execute(calls: readonly RawToolCall[], options: BatchOptions): Promise<BatchResult> {
+    const limits = { maxArgumentBytes: this.#options.maxArgumentBytes, maxArgumentDepth: this.#options.maxArgumentDepth }
+    const prepared = calls.map((call) => prepareCall(call, this.#registry, limits))
+    this.#admit(prepared.filter((entry) => entry.error === undefined).length)
+
+    const signal = options.signal ? AbortSignal.any([options.signal, this.#shutdown.signal]) : this.#shutdown.signal
+    const started = performance.now()
+    let executed: ExecutedCall[]
+    if (options.mode === 'sequential') {
+      executed = []
+      for (const entry of prepared) executed.push(await this.#settle(entry, signal, options.log))
+    } else {
+      executed = await Promise.all(prepared.map((entry) => this.#settle(entry, signal, options.log)))
+    }
+    assertEveryCallAnswered(calls, executed)
+    return { calls: executed, wallMs: round(performance.now() - started) }
+  }
+
+  /** Answers every call in flight, now and from here on, as `cancelled` (the gateway is stopping). */
+  cancelAll(): void {
+    this.#shutdown.abort(new CallError('cancelled', 'the call was cancelled: the gateway is shutting down'))
+  }
+
+  #admit(count: number): void {
+    if (this.#outstanding + count > this.capacity) {
+      throw new RequestError(
+        'queue_full',
+        `The gateway is at capacity: ${String(this.#outstanding)} calls admitted, room for ${String(this.capacity)}; this batch needs ${String(count)}. Nothing of it ran.`,
+        { retryAfterSeconds },
+      )
+    }
+    this.#outstanding += count
+  }
+
+  /** Runs one prepared call (or answers its refusal) and logs one line for it. Never rejects. */
+  async #settle(entry: PreparedCall, signal: AbortSignal, batchLog: Logger): Promise<ExecutedCall> {
+    const { call } = entry
+    const log = batchLog.child({ tool: call.name, callId: call.id })
+    let outcome: CallOutcome
+    let queuedMs = 0
+    if (entry.error !== undefined) {
+      outcome = { ok: false, error: entry.error, attempts: 0, durationMs: 0 }
+    } else {
+      const enqueued = performance.now()
+      try {
+        outcome = await this.#enqueue(entry.tool, signal, () => {
+          queuedMs = performance.now() - enqueued
+          return runCall(entry.tool, entry.args, { callId: call.id, signal, log, policy: this.#policy(entry.tool) })
+        })
+      } catch (thrown) {
+        // Only p-queue rejects here: the batch was aborted while the call waited for a slot.
+        queuedMs = performance.now() - enqueued
+        const error = signal.aborted
+          ? toCancellation(signal.reason)
+          : new CallError('internal_error', 'the gateway failed to schedule this call', { cause: thrown })
+        if (!signal.aborted) log.error({ err: thrown }, 'scheduling a call failed')
+        outcome = { ok: false, error, attempts: 0, durationMs: 0 }
+      } finally {
+        this.#outstanding--
+      }
+    }
+    const executed = toExecutedCall(call, outcome, queuedMs)
+    log.info(
+      { outcome: executed.error?.code ?? 'ok', attempts: executed.attempts, durationMs: executed.durationMs, queuedMs: executed.queuedMs },
+      'call answered',
+    )
+    return executed
+  }
+
+  #enqueue<T>(tool: Tool, signal: AbortSignal, task: () => Promise<T>): Promise<T> {
+    const runInSharedQueue = () => this.#queue.add(task, { signal })
+    // A call waits for its tool's own cap first, so it never holds a shared slot while it waits.
+    const toolQueue = this.#toolQueues.get(tool.name)
+    return toolQueue ? toolQueue.add(runInSharedQueue, { signal }) : runInSharedQueue()
+  }
+
+  #policy(tool: Tool) {
+    const timeoutMs = tool.timeoutMs ?? this.#options.callTimeoutMs
+    return {
+      timeoutMs,
+      attemptTimeoutMs: tool.attemptTimeoutMs ?? timeoutMs,
+      retries: tool.retries ?? 0,
+      retryBaseDelayMs: this.#options.retryBaseDelayMs,
+      retryMaxDelayMs: this.#options.retryMaxDelayMs,
+      ...(this.#options.random ? { random: this.#options.random } : {}),
+    }
+  }
+}
+
+function toCancellation(reason: unknown): CallError {
+  return reason instanceof CallError
+    ? reason
+    : new CallError('cancelled', 'the call was cancelled before it started: the caller went away')
+}
+
+function toExecutedCall(call: RawToolCall, outcome: CallOutcome, queuedMs: number): ExecutedCall {
+  const common = {
+    id: call.id,
+    name: call.name,
+    attempts: outcome.attempts,
+    durationMs: round(outcome.durationMs),
+    queuedMs: round(queuedMs),
+  }
+  if (outcome.ok) return { ...common, ok: true, output: outcome.output, content: outcome.content }
+  const error = { code: outcome.error.code, message: outcome.error.message }
+  return { ...common, ok: false, error, content: JSON.stringify({ error }) }
+}
+
+/** The one invariant whose breach is a bug, not a per-call failure: every call answered, in order. */
+function assertEveryCallAnswered(calls: readonly RawToolCall[], executed: readonly ExecutedCall[]): void {
+  const intact = calls.length === executed.length && calls.every((call, index) => executed[index]?.id === call.id)
+  if (!intact) throw new Error('invariant broken: a tool call was left without its answer')
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 100) / 100
+}

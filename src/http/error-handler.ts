@@ -1,0 +1,34 @@
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { RequestError } from '../errors.ts'
+
+/**
+ * The one place a refused request gets its reply: `{ error: { code, message, path? } }` with a
+ * stable code. Nothing of the input and no stack trace is echoed; 5xx details go to the log only.
+ */
+export function createErrorHandler(limits: { maxBodyBytes: number }) {
+  return function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+    const failure = toRequestError(error, limits)
+    if (failure.statusCode >= 500) request.log.error({ err: error }, 'request failed')
+    else request.log.info({ code: failure.code, path: failure.path }, 'request refused')
+    if (failure.retryAfterSeconds !== undefined) void reply.header('retry-after', String(failure.retryAfterSeconds))
+    const body = { code: failure.code, message: failure.message, ...(failure.path === undefined ? {} : { path: failure.path }) }
+    return reply.code(failure.statusCode).send({ error: body })
+  }
+}
+
+function toRequestError(error: FastifyError, limits: { maxBodyBytes: number }): RequestError {
+  if (error instanceof RequestError) return error
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new RequestError('body_too_large', `The body is larger than the limit of ${String(limits.maxBodyBytes)} bytes.`)
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new RequestError('unsupported_media_type', 'Send the body as application/json.')
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new RequestError('invalid_json', 'The body is empty; send a JSON payload.')
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new RequestError('invalid_json', 'The body is not valid JSON, or it carries a __proto__ or constructor.prototype key.')
+  }
+  const status = error.statusCode ?? 500
+  if (status >= 400 && status < 500) return new RequestError('bad_request', `The request is malformed (${error.code}).`)
+  return new RequestError('internal_error', 'The gateway failed on this request; the details are in its log.')
+}

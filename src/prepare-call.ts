@@ -1,0 +1,64 @@
+import type { z } from 'zod'
+import { CallError, describeThrown } from './errors.ts'
+import type { RawToolCall } from './normalize-payload.ts'
+import { parseArguments, type ArgumentLimits } from './parse-arguments.ts'
+import type { ToolRegistry } from './registry.ts'
+import type { Tool } from './tool.ts'
+
+/** A call that may run (its tool exists, its arguments passed the schema), or the reason it may not. */
+export type PreparedCall =
+  | { call: RawToolCall; tool: Tool; args: unknown; error?: undefined }
+  | { call: RawToolCall; tool?: Tool; error: CallError }
+
+/** Looks the tool up, parses the arguments safely and validates them. A bad call is a value, never a throw. */
+export function prepareCall(call: RawToolCall, registry: ToolRegistry, limits: ArgumentLimits): PreparedCall {
+  const tool = registry.get(call.name)
+  if (tool === undefined) return { call, error: unknownTool(call.name, registry) }
+  try {
+    const parsed = tool.inputSchema.safeParse(parseArguments(call.arguments, limits))
+    if (parsed.success) return { call, tool, args: parsed.data }
+    const problems = parsed.error.issues.map(describeIssue).join('; ')
+    return { call, tool, error: new CallError('invalid_arguments', `arguments do not match the schema of ${tool.name}: ${problems}`) }
+  } catch (thrown) {
+    // parseArguments throws CallErrors; anything else came from the tool's own schema (a throwing refine).
+    const error = thrown instanceof CallError ? thrown : new CallError('tool_error', `validating the arguments of ${tool.name} failed: ${describeThrown(thrown)}`, { cause: thrown })
+    return { call, tool, error }
+  }
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.map((key) => (typeof key === 'number' ? `[${String(key)}]` : `.${String(key)}`)).join('')
+  return `arguments${path}: ${issue.message}`
+}
+
+function unknownTool(name: string, registry: ToolRegistry): CallError {
+  const shown = name.length > 80 ? `${name.slice(0, 80)}…` : name
+  const suggestion = closestName(name, registry.names)
+  const hint = suggestion === undefined ? '' : ` Did you mean "${suggestion}"?`
+  const listed = registry.names.slice(0, 20).join(', ') + (registry.size > 20 ? `, and ${String(registry.size - 20)} more` : '')
+  return new CallError('unknown_tool', `there is no tool named ${JSON.stringify(shown)}.${hint} Tools: ${listed}.`)
+}
+
+/** The registered name within a small edit distance of the one the model wrote, if there is one. */
+function closestName(name: string, names: readonly string[]): string | undefined {
+  if (name.length > 64) return undefined
+  let best: { name: string; distance: number } | undefined
+  for (const candidate of names) {
+    const distance = editDistance(name.toLowerCase(), candidate.toLowerCase())
+    if (distance <= 3 && (best === undefined || distance < best.distance)) best = { name: candidate, distance }
+  }
+  return best?.name
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, index) => index)
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i]
+    for (let j = 1; j <= b.length; j++) {
+      const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1)
+      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution)
+    }
+    previous = current
+  }
+  return previous[b.length] ?? 0
+}

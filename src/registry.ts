@@ -1,0 +1,60 @@
+import type { ChatCompletionFunctionTool } from 'openai/resources/chat/completions'
+import { z } from 'zod'
+import type { Tool } from './tool.ts'
+
+const toolNamePattern = /^[a-zA-Z0-9_-]{1,64}$/
+
+/** The tools a gateway can run, by name. Names are looked up in a Map: `__proto__` is just an unknown name. */
+export class ToolRegistry {
+  readonly #tools = new Map<string, Tool>()
+  readonly #openAITools: ChatCompletionFunctionTool[]
+
+  constructor(tools: Iterable<Tool>) {
+    for (const tool of tools) {
+      if (!toolNamePattern.test(tool.name)) {
+        throw new TypeError(`Tool name ${JSON.stringify(tool.name)} must be 1 to 64 letters, digits, "_" or "-"`)
+      }
+      if (this.#tools.has(tool.name)) throw new TypeError(`Tool name "${tool.name}" is registered twice`)
+      checkLimits(tool)
+      this.#tools.set(tool.name, tool)
+    }
+    this.#openAITools = [...this.#tools.values()].map(toOpenAITool)
+  }
+
+  get(name: string): Tool | undefined {
+    return this.#tools.get(name)
+  }
+
+  get names(): string[] {
+    return [...this.#tools.keys()]
+  }
+
+  get size(): number {
+    return this.#tools.size
+  }
+
+  /** The registry as the `tools` parameter of a chat completion request. */
+  toOpenAITools(): ChatCompletionFunctionTool[] {
+    return this.#openAITools
+  }
+}
+
+function checkLimits(tool: Tool): void {
+  const positive = { timeoutMs: tool.timeoutMs, attemptTimeoutMs: tool.attemptTimeoutMs, concurrency: tool.concurrency }
+  for (const [option, value] of Object.entries(positive)) {
+    if (value !== undefined && !(Number.isInteger(value) && value > 0)) {
+      throw new TypeError(`Tool "${tool.name}": ${option} must be a positive integer, got ${String(value)}`)
+    }
+  }
+  if (tool.retries !== undefined && !(Number.isInteger(tool.retries) && tool.retries >= 0)) {
+    throw new TypeError(`Tool "${tool.name}": retries must be a non-negative integer, got ${String(tool.retries)}`)
+  }
+}
+
+function toOpenAITool(tool: Tool): ChatCompletionFunctionTool {
+  const { $schema: _dialect, ...parameters } = z.toJSONSchema(tool.inputSchema, { io: 'input' })
+  if (parameters.type !== 'object') {
+    throw new TypeError(`Tool "${tool.name}": inputSchema must be an object schema, got ${String(parameters.type)}`)
+  }
+  return { type: 'function', function: { name: tool.name, description: tool.description, parameters } }
+}

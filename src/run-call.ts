@@ -1,0 +1,150 @@
+import type { Logger } from './logger.ts'
+import { backoffDelayMs, sleep, type BackoffPolicy } from './backoff.ts'
+import { CallError, describeThrown } from './errors.ts'
+import type { Tool } from './tool.ts'
+
+export interface CallPolicy extends BackoffPolicy {
+  /** Deadline of the whole call, retries and backoff included. */
+  timeoutMs: number
+  /** Deadline of one attempt; only armed when shorter than the call's. */
+  attemptTimeoutMs: number
+  retries: number
+}
+
+export type CallOutcome =
+  | { ok: true; output: unknown; content: string; attempts: number; durationMs: number }
+  | { ok: false; error: CallError; attempts: number; durationMs: number }
+
+type AttemptOutcome = { ok: true; output: unknown } | { ok: false; error: CallError }
+
+const maxErrorMessageLength = 2_000
+
+/**
+ * Runs one validated call to its end: attempts under a deadline, retries of retryable failures
+ * with backoff, all inside the deadline. At the deadline the call is answered `timeout` even if
+ * the tool ignores its signal, so a stuck tool never holds its slot. Never rejects.
+ */
+export async function runCall(
+  tool: Tool,
+  args: unknown,
+  options: { callId: string; signal: AbortSignal; log: Logger; policy: CallPolicy },
+): Promise<CallOutcome> {
+  const { policy, log } = options
+  const started = performance.now()
+  const deadline = new AbortController()
+  const timer = setTimeout(() => {
+    deadline.abort(new CallError('timeout', `${tool.name} did not finish within its deadline of ${String(policy.timeoutMs)} ms`))
+  }, policy.timeoutMs)
+  const signal = AbortSignal.any([options.signal, deadline.signal])
+  let attempts = 0
+  const finish = (outcome: AttemptOutcome): CallOutcome => {
+    const durationMs = performance.now() - started
+    if (!outcome.ok) return { ok: false, error: withAttempts(outcome.error, attempts), attempts, durationMs }
+    const serialized = serialize(tool, outcome.output)
+    if (serialized instanceof CallError) return { ok: false, error: serialized, attempts, durationMs }
+    return { ok: true, ...serialized, attempts, durationMs }
+  }
+  try {
+    for (;;) {
+      attempts++
+      const attemptTimeoutMs = policy.attemptTimeoutMs < policy.timeoutMs ? policy.attemptTimeoutMs : undefined
+      const outcome = await runAttempt(tool, args, { ...options, signal, attempt: attempts, attemptTimeoutMs })
+      if (outcome.ok || signal.aborted) return finish(outcome)
+      const { error } = outcome
+      const delayMs = backoffDelayMs(attempts, policy)
+      const remainingMs = policy.timeoutMs - (performance.now() - started)
+      if (!error.retryable || attempts > policy.retries || delayMs >= remainingMs) return finish(outcome)
+      log.debug({ attempt: attempts, code: error.code, delayMs: Math.round(delayMs) }, 'retrying call')
+      if (!(await sleep(delayMs, signal))) return finish({ ok: false, error: abortReason(signal) })
+    }
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** One attempt, settled by the tool or by the first abort, whichever comes first. */
+function runAttempt(
+  tool: Tool,
+  args: unknown,
+  options: { callId: string; signal: AbortSignal; log: Logger; attempt: number; attemptTimeoutMs: number | undefined },
+): Promise<AttemptOutcome> {
+  const { attempt, attemptTimeoutMs, callId, log } = options
+  if (options.signal.aborted) return Promise.resolve({ ok: false, error: abortReason(options.signal) })
+  const attemptDeadline = new AbortController()
+  const timer =
+    attemptTimeoutMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          const message = `attempt ${String(attempt)} of ${tool.name} did not finish within ${String(attemptTimeoutMs)} ms`
+          attemptDeadline.abort(new CallError('timeout', message, { retryable: true }))
+        }, attemptTimeoutMs)
+  const signal = AbortSignal.any([options.signal, attemptDeadline.signal])
+
+  return new Promise((resolve) => {
+    let settled = false
+    const settle = (outcome: AttemptOutcome) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      signal.removeEventListener('abort', onAbort)
+      resolve(outcome)
+    }
+    const onAbort = () => {
+      const abortedAt = performance.now()
+      settle({ ok: false, error: abortReason(signal) })
+      // The tool may ignore its signal; its slot is free already, but say when it finally stops.
+      void running.finally(() => {
+        log.debug({ overrunMs: Math.round(performance.now() - abortedAt) }, 'aborted tool settled')
+      })
+    }
+    const running = new Promise((resolveRun) => {
+      resolveRun(tool.execute(args, { signal, log, callId, attempt }))
+    }).then(
+      (output) => {
+        settle({ ok: true, output })
+      },
+      (thrown: unknown) => {
+        settle({ ok: false, error: toCallError(thrown) })
+      },
+    )
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+function withAttempts(error: CallError, attempts: number): CallError {
+  if (attempts < 2 || error.code !== 'timeout') return error
+  return new CallError(error.code, `${error.message} (after ${String(attempts)} attempts)`, { cause: error })
+}
+
+function abortReason(signal: AbortSignal): CallError {
+  const reason: unknown = signal.reason
+  if (reason instanceof CallError) return reason
+  return new CallError('cancelled', 'the call was cancelled before it finished: the caller went away')
+}
+
+/** Whatever a tool threw, as a CallError whose message the model can read. */
+export function toCallError(thrown: unknown): CallError {
+  if (thrown instanceof CallError) return thrown
+  let retryable = false
+  try {
+    retryable = typeof thrown === 'object' && thrown !== null && (thrown as { retryable?: unknown }).retryable === true
+  } catch {
+    // a hostile getter: not retryable
+  }
+  let message = describeThrown(thrown)
+  if (message.length > maxErrorMessageLength) message = `${message.slice(0, maxErrorMessageLength)}…`
+  return new CallError('tool_error', message, { retryable, cause: thrown })
+}
+
+/** The output and the string the model reads; a value JSON cannot carry is the tool's error. */
+function serialize(tool: Tool, output: unknown): { output: unknown; content: string } | CallError {
+  if (typeof output === 'string') return { output, content: output }
+  if (output === undefined) return { output: null, content: 'null' }
+  try {
+    const content = JSON.stringify(output) as string | undefined
+    if (content === undefined) throw new TypeError(`a ${typeof output} is not JSON`)
+    return { output, content }
+  } catch (error) {
+    return new CallError('invalid_result', `${tool.name} returned a value that cannot be serialized as JSON: ${describeThrown(error)}`)
+  }
+}

@@ -1,0 +1,47 @@
+import { buildApp } from './app.ts'
+import { ConfigError, loadConfig, type Config } from './config.ts'
+
+// The entry point only loads the configuration, builds the app, listens and closes with grace.
+let config: Config
+try {
+  config = loadConfig()
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error
+  process.stderr.write(`toolgate: ${error.message}\n`)
+  process.exit(1)
+}
+
+const app = await buildApp(config)
+
+// A tool that leaks a rejected promise must not take every other call down with the process.
+process.on('unhandledRejection', (reason) => {
+  app.log.error({ err: reason }, 'unhandled rejection (a tool left a promise unhandled)')
+})
+
+let closing = false
+async function shutdown(signal: NodeJS.Signals): Promise<void> {
+  if (closing) {
+    app.log.warn({ signal }, 'second signal: exiting now')
+    process.exit(1)
+  }
+  closing = true
+  app.log.info({ signal, graceMs: config.shutdownGraceMs }, 'shutting down: finishing the batches in flight')
+  const grace = setTimeout(() => {
+    app.log.warn('grace period over: answering the calls still in flight as cancelled')
+    app.executor.cancelAll()
+  }, config.shutdownGraceMs)
+  grace.unref()
+  await app.close()
+  clearTimeout(grace)
+  app.log.info('closed')
+  process.exit(0)
+}
+process.on('SIGTERM', (signal) => void shutdown(signal))
+process.on('SIGINT', (signal) => void shutdown(signal))
+
+try {
+  await app.listen({ host: config.host, port: config.port })
+} catch (error) {
+  app.log.fatal({ err: error }, 'could not listen')
+  process.exit(1)
+}

@@ -1,0 +1,93 @@
+import { z } from 'zod'
+
+const formatters = new Map<string, Intl.DateTimeFormat>()
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let formatter = formatters.get(timeZone)
+  if (formatter === undefined) {
+    formatter = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+      fractionalSecondDigits: 3,
+      weekday: 'long',
+      timeZoneName: 'longOffset',
+    })
+    formatters.set(timeZone, formatter)
+  }
+  return formatter
+}
+
+function isTimeZone(name: string): boolean {
+  try {
+    formatterFor(name)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** An IANA time zone name, checked against the runtime's tz database. */
+export const timeZoneSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .refine(isTimeZone, { message: 'unknown IANA time zone; use a name such as "Europe/Paris", "America/New_York" or "UTC"' })
+  .default('UTC')
+  .describe('IANA time zone name, e.g. "Asia/Tokyo". Defaults to "UTC".')
+
+export interface ZonedParts {
+  timeZone: string
+  /** `YYYY-MM-DD` */
+  date: string
+  /** `HH:MM:SS` */
+  time: string
+  milliseconds: string
+  weekday: string
+  /** `+09:00` */
+  offset: string
+  year: number
+  month: number
+  day: number
+}
+
+/** The wall-clock reading of `instant` in `timeZone`. */
+export function zonedParts(instant: Date, timeZone: string): ZonedParts {
+  const formatter = formatterFor(timeZone)
+  const part: Partial<Record<Intl.DateTimeFormatPartTypes, string>> = {}
+  for (const { type, value } of formatter.formatToParts(instant)) part[type] = value
+  const offset = (part.timeZoneName ?? 'GMT').replace('GMT', '') || '+00:00'
+  const [year, month, day] = [Number(part.year), Number(part.month), Number(part.day)]
+  return {
+    timeZone: formatter.resolvedOptions().timeZone,
+    date: `${String(part.year)}-${String(part.month)}-${String(part.day)}`,
+    time: `${String(part.hour)}:${String(part.minute)}:${String(part.second)}`,
+    milliseconds: part.fractionalSecond ?? '000',
+    weekday: part.weekday ?? '',
+    offset,
+    year,
+    month,
+    day,
+  }
+}
+
+/** ISO 8601 week of a calendar date, e.g. `2026-W01` for 2025-12-31. */
+export function isoWeek(year: number, month: number, day: number): string {
+  const date = new Date(Date.UTC(year, month - 1, day))
+  const weekday = date.getUTCDay() || 7
+  date.setUTCDate(date.getUTCDate() + 4 - weekday) // the Thursday of the same week decides its year
+  const weekYear = date.getUTCFullYear()
+  const week = Math.ceil(((date.getTime() - Date.UTC(weekYear, 0, 1)) / 86_400_000 + 1) / 7)
+  return `${String(weekYear)}-W${String(week).padStart(2, '0')}`
+}
+
+/** Day of the year, 1 on January 1st. */
+export function dayOfYear(year: number, month: number, day: number): number {
+  return (Date.UTC(year, month - 1, day) - Date.UTC(year, 0, 1)) / 86_400_000 + 1
+}
