@@ -89,8 +89,9 @@ export function describeThrown(thrown: unknown): string {
         return `${String(thrown)} was thrown`
       case 'object': {
         if (thrown === null) return 'null was thrown'
-        const json: string | undefined = JSON.stringify(thrown)
-        return json ?? 'an object was thrown'
+        // JSON.stringify gives undefined for an object whose toJSON does.
+        const json: unknown = JSON.stringify(thrown)
+        return typeof json === 'string' ? json : 'an object was thrown'
       }
       default:
         return `a ${typeof thrown} was thrown`
