@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict'
-import { setTimeout as delay } from 'node:timers/promises'
 import { describe, it } from 'node:test'
 import { pino } from 'pino'
 import { z } from 'zod'
@@ -8,7 +7,7 @@ import { formatReply } from '../src/format-reply.ts'
 import type { RawToolCall } from '../src/normalize-payload.ts'
 import { ToolRegistry } from '../src/registry.ts'
 import { defineTool, type Tool } from '../src/tool.ts'
-import { testConfig } from './helpers/app.ts'
+import { testConfig, waitFor } from './helpers/app.ts'
 import { concurrencyProbe, flakyTool, hangTool, sleepTool, throwTool, unserializableTool } from './helpers/tools.ts'
 
 const log = pino({ level: 'silent' })
@@ -271,8 +270,7 @@ describe('Executor', () => {
     const gateway = executor([tool], { concurrency: 2 })
     const controller = new AbortController()
     const pending = gateway.execute(['a', 'b', 'c', 'd'].map((id) => call(id, 'probe')), { log, signal: controller.signal })
-    await delay(30)
-    assert.equal(stats.running, 2)
+    await waitFor(() => stats.running === 2, 'two calls to run')
     controller.abort()
     const reply = formatReply(await pending)
     assert.equal(reply.status, 'failed')
@@ -289,7 +287,7 @@ describe('Executor', () => {
     const { tool } = concurrencyProbe('probe', 10_000)
     const gateway = executor([tool])
     const pending = gateway.execute([call('a', 'probe')], { log })
-    await delay(20)
+    await waitFor(() => gateway.stats.running === 1, 'the call to run')
     gateway.cancelAll()
     const reply = formatReply(await pending)
     assert.equal(reply.results[0]?.error?.code, 'cancelled')

@@ -68,3 +68,12 @@ export function chatCompletion(calls: CallSpec[]) {
     usage: { prompt_tokens: 80, completion_tokens: 60, total_tokens: 140 },
   }
 }
+
+/** Polls `condition` until it holds; fails the test after `timeoutMs` instead of hanging it. */
+export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = performance.now() + timeoutMs
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${String(timeoutMs)} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
