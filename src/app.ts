@@ -59,6 +59,17 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     void reply.header('x-request-id', request.id)
     done()
   })
+  // Once closing, every reply asks its client to close the connection: a keep-alive connection
+  // would otherwise hold the exit back until its idle timeout, long after the last batch answered.
+  let closing = false
+  app.addHook('preClose', (done) => {
+    closing = true
+    done()
+  })
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (closing) void reply.header('connection', 'close')
+    done(null, payload)
+  })
   app.addHook('onClose', (_instance, done) => {
     executor.cancelAll()
     done()

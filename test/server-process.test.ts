@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict'
+import { spawn, type ChildProcessByStdio } from 'node:child_process'
+import type { Readable } from 'node:stream'
+import { once } from 'node:events'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { describe, it, type TestContext } from 'node:test'
+import type { ExecuteReply } from '../src/format-reply.ts'
+import { assistantMessage, waitFor } from './helpers/app.ts'
+
+const serverEntry = new URL('../src/server.ts', import.meta.url).pathname
+
+interface RunningServer {
+  child: ChildProcessByStdio<null, Readable, Readable>
+  base: string
+  output: () => string
+  exit: Promise<[number | null, NodeJS.Signals | null]>
+}
+
+/** Starts `npm start`'s entry point as its own process, with the given environment, on a free port. */
+async function startServer(t: TestContext, env: Record<string, string>): Promise<RunningServer> {
+  const child = spawn(process.execPath, [serverEntry], {
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const exit = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL')
+  })
+  let text = ''
+  child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()))
+  await waitFor(() => /Server listening at/.test(text) || child.exitCode !== null, 'the server to listen', 15_000)
+  const base = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(text)?.[1] ?? ''
+  return { child, base, output: () => text, exit }
+}
+
+/** A geocoding stand-in that answers "no such place" after `delayMs`. */
+async function slowUpstream(t: TestContext, delayMs: number): Promise<string> {
+  const server = createServer((_request, response) => {
+    const timer = setTimeout(() => response.end('{"generationtime_ms":0.1}'), delayMs)
+    response.on('close', () => {
+      clearTimeout(timer)
+    })
+  })
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.after(() => {
+    server.closeAllConnections()
+    server.close()
+  })
+  return `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`
+}
+
+async function post(base: string, body: unknown): Promise<ExecuteReply> {
+  const response = await fetch(`${base}/execute`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  return (await response.json()) as ExecuteReply
+}
+
+const weatherCall = assistantMessage([
+  ['call_time', 'get_time', {}],
+  ['call_weather', 'get_weather', { location: 'Atlantis' }],
+])
+
+describe('the server process', () => {
+  it('refuses to start on a bad variable, naming it, without a stack trace', async () => {
+    const child = spawn(process.execPath, [serverEntry], {
+      env: { PATH: process.env.PATH ?? '', TOOLGATE_CONCURRENCY: 'many', PORT: '70000' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    const [code] = (await once(child, 'exit')) as [number | null]
+    assert.equal(code, 1)
+    assert.match(stderr, /toolgate: Invalid configuration/)
+    assert.match(stderr, /TOOLGATE_CONCURRENCY="many"/)
+    assert.match(stderr, /PORT="70000"/)
+    assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace')
+  })
+
+  it('on SIGTERM finishes the batch in flight, then exits 0', async (t) => {
+    const upstream = await slowUpstream(t, 400)
+    const server = await startServer(t, { OPEN_METEO_GEOCODING_URL: upstream })
+    const reply = post(server.base, weatherCall)
+    await waitFor(() => /"callId":"call_time"/.test(server.output()), 'the batch to start')
+    server.child.kill('SIGTERM')
+    const body = await reply
+    assert.deepEqual(
+      body.results.map((result) => result.error?.code ?? 'ok'),
+      ['ok', 'tool_error'],
+    )
+    assert.match(body.results[1]?.error?.message ?? '', /no place named "Atlantis"/)
+    // The client's keep-alive connection must not hold the exit until its idle timeout (72 s).
+    await waitFor(() => server.child.exitCode !== null, 'the process to exit once the batch is answered', 10_000)
+    const [code] = await server.exit
+    assert.equal(code, 0)
+    assert.match(server.output(), /shutting down/)
+  })
+
+  it('at the end of the grace period answers the calls still running as cancelled, then exits 0', async (t) => {
+    const upstream = await slowUpstream(t, 30_000)
+    const server = await startServer(t, { OPEN_METEO_GEOCODING_URL: upstream, TOOLGATE_SHUTDOWN_GRACE_MS: '300' })
+    const reply = post(server.base, weatherCall)
+    await waitFor(() => /"callId":"call_time"/.test(server.output()), 'the batch to start')
+    server.child.kill('SIGTERM')
+    const body = await reply
+    assert.deepEqual(
+      body.results.map((result) => result.error?.code ?? 'ok'),
+      ['ok', 'cancelled'],
+    )
+    assert.equal(body.status, 'partial')
+    const [code] = await server.exit
+    assert.equal(code, 0)
+  })
+
+  it('exits at once on a second signal', async (t) => {
+    const upstream = await slowUpstream(t, 30_000)
+    const server = await startServer(t, { OPEN_METEO_GEOCODING_URL: upstream })
+    void post(server.base, weatherCall).catch(() => undefined)
+    await waitFor(() => /"callId":"call_time"/.test(server.output()), 'the batch to start')
+    server.child.kill('SIGTERM')
+    await waitFor(() => /shutting down/.test(server.output()), 'the shutdown to begin')
+    server.child.kill('SIGINT')
+    const [code] = await server.exit
+    assert.equal(code, 1)
+    assert.match(server.output(), /second signal/)
+  })
+})
