@@ -13,7 +13,7 @@ export const envSchema = z.object({
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
-    .describe('pino log level. Arguments and results are only logged at debug.'),
+    .describe('pino log level. Tool arguments and results are never logged.'),
   TOOLGATE_CONCURRENCY: integer(1, 100_000)
     .default(64)
     .describe('Calls running at once across all requests (tools are mostly I/O-bound).'),
