@@ -105,12 +105,13 @@ describe('POST /execute payload shapes', () => {
     ])
     const sequential = (await app.inject({ method: 'POST', url: '/execute?mode=sequential', payload })).json<ExecuteReply>()
     assert.equal(sequential.status, 'complete')
-    // One at a time: the batch takes at least the sum of the three waits.
-    assert.ok(sequential.timing.wallMs >= 180, `sequential wall ${String(sequential.timing.wallMs)} ms`)
+    // One at a time: the batch takes at least the sum of the three waits (timers may fire a
+    // millisecond early against performance.now, hence the slack).
+    assert.ok(sequential.timing.wallMs >= 170, `sequential wall ${String(sequential.timing.wallMs)} ms`)
     assert.ok(sequential.timing.wallMs >= sequential.timing.sumMs * 0.99)
     const parallel = (await app.inject({ method: 'POST', url: '/execute?mode=parallel', payload })).json<ExecuteReply>()
     assert.equal(parallel.status, 'complete')
-    assert.ok(parallel.timing.sumMs >= 180)
+    assert.ok(parallel.timing.sumMs >= 170)
     // Concurrent: the wall time is below the sum (each call waited 60 ms, together).
     assert.ok(parallel.timing.wallMs < parallel.timing.sumMs, JSON.stringify(parallel.timing))
   })

