@@ -1,6 +1,7 @@
 import PQueue from 'p-queue'
 import type { Logger } from './logger.ts'
 import { CallError, RequestError } from './errors.ts'
+import { LinkedAbort } from './linked-abort.ts'
 import type { RawToolCall } from './normalize-payload.ts'
 import { prepareCall, type PreparedCall } from './prepare-call.ts'
 import type { ToolRegistry } from './registry.ts'
@@ -64,7 +65,9 @@ export class Executor {
   readonly #options: ExecutorOptions
   readonly #queue: PQueue
   readonly #toolQueues = new Map<string, PQueue>()
-  readonly #shutdown = new AbortController()
+  /** The batches in flight, so that shutting down can cancel them. */
+  readonly #batches = new Set<LinkedAbort>()
+  #shutdownReason: CallError | undefined
   /** Admitted calls not yet answered: running, or waiting for a slot. */
   #outstanding = 0
 
@@ -101,14 +104,22 @@ export class Executor {
     const prepared = calls.map((call) => prepareCall(call, this.#registry, limits))
     this.#admit(prepared.filter((entry) => entry.error === undefined).length)
 
-    const signal = options.signal ? AbortSignal.any([options.signal, this.#shutdown.signal]) : this.#shutdown.signal
+    const batch = new LinkedAbort(options.signal)
+    if (this.#shutdownReason) batch.abort(this.#shutdownReason)
+    this.#batches.add(batch)
+    const { signal } = batch
     const started = performance.now()
     let executed: ExecutedCall[]
-    if (options.mode === 'sequential') {
-      executed = []
-      for (const entry of prepared) executed.push(await this.#settle(entry, signal, options.log))
-    } else {
-      executed = await Promise.all(prepared.map((entry) => this.#settle(entry, signal, options.log)))
+    try {
+      if (options.mode === 'sequential') {
+        executed = []
+        for (const entry of prepared) executed.push(await this.#settle(entry, signal, options.log))
+      } else {
+        executed = await Promise.all(prepared.map((entry) => this.#settle(entry, signal, options.log)))
+      }
+    } finally {
+      this.#batches.delete(batch)
+      batch.dispose()
     }
     assertEveryCallAnswered(calls, executed)
     return { calls: executed, wallMs: round(performance.now() - started) }
@@ -116,7 +127,8 @@ export class Executor {
 
   /** Answers every call in flight, now and from here on, as `cancelled` (the gateway is stopping). */
   cancelAll(): void {
-    this.#shutdown.abort(new CallError('cancelled', 'the call was cancelled: the gateway is shutting down'))
+    this.#shutdownReason = new CallError('cancelled', 'the call was cancelled: the gateway is shutting down')
+    for (const batch of this.#batches) batch.abort(this.#shutdownReason)
   }
 
   #admit(count: number): void {
@@ -131,9 +143,8 @@ export class Executor {
   }
 
   /** Runs one prepared call (or answers its refusal) and logs one line for it. Never rejects. */
-  async #settle(entry: PreparedCall, signal: AbortSignal, batchLog: Logger): Promise<ExecutedCall> {
+  async #settle(entry: PreparedCall, signal: AbortSignal, log: Logger): Promise<ExecutedCall> {
     const { call } = entry
-    const log = batchLog.child({ tool: call.name, callId: call.id })
     let outcome: CallOutcome
     let queuedMs = 0
     if (entry.error !== undefined) {
@@ -151,7 +162,7 @@ export class Executor {
         const error = signal.aborted
           ? toCancellation(signal.reason)
           : new CallError('internal_error', 'the gateway failed to schedule this call', { cause: thrown })
-        if (!signal.aborted) log.error({ err: thrown }, 'scheduling a call failed')
+        if (!signal.aborted) log.error({ err: thrown, tool: call.name, callId: call.id }, 'scheduling a call failed')
         outcome = { ok: false, error, attempts: 0, durationMs: 0 }
       } finally {
         this.#outstanding--
@@ -159,7 +170,14 @@ export class Executor {
     }
     const executed = toExecutedCall(call, outcome, queuedMs)
     log.info(
-      { outcome: executed.error?.code ?? 'ok', attempts: executed.attempts, durationMs: executed.durationMs, queuedMs: executed.queuedMs },
+      {
+        tool: call.name,
+        callId: call.id,
+        outcome: executed.error?.code ?? 'ok',
+        attempts: executed.attempts,
+        durationMs: executed.durationMs,
+        queuedMs: executed.queuedMs,
+      },
       'call answered',
     )
     return executed

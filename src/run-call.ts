@@ -1,6 +1,7 @@
-import type { Logger } from './logger.ts'
 import { backoffDelayMs, sleep, type BackoffPolicy } from './backoff.ts'
 import { CallError, describeThrown } from './errors.ts'
+import { LinkedAbort } from './linked-abort.ts'
+import type { Logger } from './logger.ts'
 import type { Tool } from './tool.ts'
 
 export interface CallPolicy extends BackoffPolicy {
@@ -31,11 +32,20 @@ export async function runCall(
 ): Promise<CallOutcome> {
   const { policy, log } = options
   const started = performance.now()
-  const deadline = new AbortController()
+  const deadline = new LinkedAbort(options.signal)
   const timer = setTimeout(() => {
     deadline.abort(new CallError('timeout', `${tool.name} did not finish within its deadline of ${String(policy.timeoutMs)} ms`))
   }, policy.timeoutMs)
-  const signal = AbortSignal.any([options.signal, deadline.signal])
+  const { signal } = deadline
+  let toolLog: Logger | undefined
+  const context = {
+    callId: options.callId,
+    signal,
+    // Most tools never log: their child logger is made on first use only.
+    get log() {
+      return (toolLog ??= log.child({ tool: tool.name, callId: options.callId }))
+    },
+  }
   let attempts = 0
   const finish = (outcome: AttemptOutcome): CallOutcome => {
     const durationMs = performance.now() - started
@@ -48,17 +58,18 @@ export async function runCall(
     for (;;) {
       attempts++
       const attemptTimeoutMs = policy.attemptTimeoutMs < policy.timeoutMs ? policy.attemptTimeoutMs : undefined
-      const outcome = await runAttempt(tool, args, { ...options, signal, attempt: attempts, attemptTimeoutMs })
+      const outcome = await runAttempt(tool, args, context, attempts, attemptTimeoutMs)
       if (outcome.ok || signal.aborted) return finish(outcome)
       const { error } = outcome
       const delayMs = backoffDelayMs(attempts, policy)
       const remainingMs = policy.timeoutMs - (performance.now() - started)
       if (!error.retryable || attempts > policy.retries || delayMs >= remainingMs) return finish(outcome)
-      log.debug({ attempt: attempts, code: error.code, delayMs: Math.round(delayMs) }, 'retrying call')
+      log.debug({ tool: tool.name, callId: options.callId, attempt: attempts, code: error.code, delayMs: Math.round(delayMs) }, 'retrying call')
       if (!(await sleep(delayMs, signal))) return finish({ ok: false, error: abortReason(signal) })
     }
   } finally {
     clearTimeout(timer)
+    deadline.dispose()
   }
 }
 
@@ -66,19 +77,21 @@ export async function runCall(
 function runAttempt(
   tool: Tool,
   args: unknown,
-  options: { callId: string; signal: AbortSignal; log: Logger; attempt: number; attemptTimeoutMs: number | undefined },
+  context: { callId: string; signal: AbortSignal; readonly log: Logger },
+  attempt: number,
+  attemptTimeoutMs: number | undefined,
 ): Promise<AttemptOutcome> {
-  const { attempt, attemptTimeoutMs, callId, log } = options
-  if (options.signal.aborted) return Promise.resolve({ ok: false, error: abortReason(options.signal) })
-  const attemptDeadline = new AbortController()
+  if (context.signal.aborted) return Promise.resolve({ ok: false, error: abortReason(context.signal) })
+  // Without an attempt timeout of its own, the attempt runs under the call's signal.
+  const attemptAbort = attemptTimeoutMs === undefined ? undefined : new LinkedAbort(context.signal)
   const timer =
-    attemptTimeoutMs === undefined
+    attemptAbort === undefined
       ? undefined
       : setTimeout(() => {
           const message = `attempt ${String(attempt)} of ${tool.name} did not finish within ${String(attemptTimeoutMs)} ms`
-          attemptDeadline.abort(new CallError('timeout', message, { retryable: true }))
+          attemptAbort.abort(new CallError('timeout', message, { retryable: true }))
         }, attemptTimeoutMs)
-  const signal = AbortSignal.any([options.signal, attemptDeadline.signal])
+  const signal = attemptAbort?.signal ?? context.signal
 
   return new Promise((resolve) => {
     let settled = false
@@ -86,6 +99,7 @@ function runAttempt(
       if (settled) return
       settled = true
       clearTimeout(timer)
+      attemptAbort?.dispose()
       signal.removeEventListener('abort', onAbort)
       resolve(outcome)
     }
@@ -94,11 +108,11 @@ function runAttempt(
       settle({ ok: false, error: abortReason(signal) })
       // The tool may ignore its signal; its slot is free already, but say when it finally stops.
       void running.finally(() => {
-        log.debug({ overrunMs: Math.round(performance.now() - abortedAt) }, 'aborted tool settled')
+        context.log.debug({ overrunMs: Math.round(performance.now() - abortedAt) }, 'aborted tool settled')
       })
     }
     const running = new Promise((resolveRun) => {
-      resolveRun(tool.execute(args, { signal, log, callId, attempt }))
+      resolveRun(tool.execute(args, { signal, callId: context.callId, attempt, get log() { return context.log } }))
     }).then(
       (output) => {
         settle({ ok: true, output })
