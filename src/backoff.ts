@@ -1,4 +1,4 @@
-import { setTimeout as delay } from 'node:timers/promises'
+import type { CancelScope } from './cancel-scope.ts'
 
 export interface BackoffPolicy {
   retryBaseDelayMs: number
@@ -13,12 +13,17 @@ export function backoffDelayMs(retry: number, policy: BackoffPolicy): number {
   return (policy.random ?? Math.random)() * ceiling
 }
 
-/** Waits `ms`; false if the signal aborted first. Never rejects. */
-export async function sleep(ms: number, signal: AbortSignal): Promise<boolean> {
-  try {
-    await delay(ms, undefined, { signal })
-    return true
-  } catch {
-    return false
-  }
+/** Waits `ms`; false if the scope is cancelled first. Never rejects. */
+export function sleep(ms: number, scope: CancelScope): Promise<boolean> {
+  if (scope.aborted) return Promise.resolve(false)
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      unsubscribe()
+      resolve(true)
+    }, ms)
+    const unsubscribe = scope.onAbort(() => {
+      clearTimeout(timer)
+      resolve(false)
+    })
+  })
 }

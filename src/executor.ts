@@ -1,7 +1,7 @@
 import PQueue from 'p-queue'
 import type { Logger } from './logger.ts'
 import { CallError, RequestError } from './errors.ts'
-import { LinkedAbort } from './linked-abort.ts'
+import { CancelScope } from './cancel-scope.ts'
 import type { RawToolCall } from './normalize-payload.ts'
 import { prepareCall, type PreparedCall } from './prepare-call.ts'
 import type { ToolRegistry } from './registry.ts'
@@ -66,10 +66,11 @@ export class Executor {
   readonly #queue: PQueue
   readonly #toolQueues = new Map<string, PQueue>()
   /** The batches in flight, so that shutting down can cancel them. */
-  readonly #batches = new Set<LinkedAbort>()
+  readonly #batches = new Set<CancelScope>()
   #shutdownReason: CallError | undefined
-  /** Admitted calls not yet answered: running, or waiting for a slot. */
+  /** Admitted calls not yet through the queue: running, or waiting for a slot. */
   #outstanding = 0
+  #running = 0
 
   constructor(registry: ToolRegistry, options: ExecutorOptions) {
     for (const [option, value] of Object.entries({ concurrency: options.concurrency, callTimeoutMs: options.callTimeoutMs })) {
@@ -92,7 +93,7 @@ export class Executor {
   }
 
   get stats(): { running: number; waiting: number; capacity: number } {
-    return { running: this.#queue.pending, waiting: this.#outstanding - this.#queue.pending, capacity: this.capacity }
+    return { running: this.#running, waiting: this.#outstanding - this.#running, capacity: this.capacity }
   }
 
   /**
@@ -104,18 +105,17 @@ export class Executor {
     const prepared = calls.map((call) => prepareCall(call, this.#registry, limits))
     this.#admit(prepared.filter((entry) => entry.error === undefined).length)
 
-    const batch = new LinkedAbort(options.signal)
+    const batch = new CancelScope(options.signal)
     if (this.#shutdownReason) batch.abort(this.#shutdownReason)
     this.#batches.add(batch)
-    const { signal } = batch
     const started = performance.now()
     let executed: ExecutedCall[]
     try {
       if (options.mode === 'sequential') {
         executed = []
-        for (const entry of prepared) executed.push(await this.#settle(entry, signal, options.log))
+        for (const entry of prepared) executed.push(await this.#settle(entry, batch, options.log))
       } else {
-        executed = await Promise.all(prepared.map((entry) => this.#settle(entry, signal, options.log)))
+        executed = await Promise.all(prepared.map((entry) => this.#settle(entry, batch, options.log)))
       }
     } finally {
       this.#batches.delete(batch)
@@ -143,7 +143,7 @@ export class Executor {
   }
 
   /** Runs one prepared call (or answers its refusal) and logs one line for it. Never rejects. */
-  async #settle(entry: PreparedCall, signal: AbortSignal, log: Logger): Promise<ExecutedCall> {
+  async #settle(entry: PreparedCall, batch: CancelScope, log: Logger): Promise<ExecutedCall> {
     const { call } = entry
     let outcome: CallOutcome
     let queuedMs = 0
@@ -151,22 +151,36 @@ export class Executor {
       outcome = { ok: false, error: entry.error, attempts: 0, durationMs: 0 }
     } else {
       const enqueued = performance.now()
-      try {
-        outcome = await this.#enqueue(entry.tool, signal, () => {
+      outcome = await new Promise<CallOutcome>((resolve) => {
+        // A call still waiting when its batch is cancelled is answered at once; its queue entry
+        // stays (and counts against capacity) until a slot reaches it, then ends without running.
+        const stopWaiting = batch.onAbort((reason) => {
           queuedMs = performance.now() - enqueued
-          return runCall(entry.tool, entry.args, { callId: call.id, signal, log, policy: this.#policy(entry.tool) })
+          resolve({ ok: false, error: toCancellation(reason), attempts: 0, durationMs: 0 })
         })
-      } catch (thrown) {
-        // Only p-queue rejects here: the batch was aborted while the call waited for a slot.
-        queuedMs = performance.now() - enqueued
-        const error = signal.aborted
-          ? toCancellation(signal.reason)
-          : new CallError('internal_error', 'the gateway failed to schedule this call', { cause: thrown })
-        if (!signal.aborted) log.error({ err: thrown, tool: call.name, callId: call.id }, 'scheduling a call failed')
-        outcome = { ok: false, error, attempts: 0, durationMs: 0 }
-      } finally {
-        this.#outstanding--
-      }
+        const task = async () => {
+          let result: CallOutcome | undefined
+          let started = false
+          try {
+            if (batch.aborted) return
+            stopWaiting()
+            queuedMs = performance.now() - enqueued
+            started = true
+            this.#running++
+            result = await runCall(entry.tool, entry.args, { callId: call.id, scope: batch, log, policy: this.#policy(entry.tool) })
+          } finally {
+            // Before the answer goes out, so that the counts are exact when the batch returns.
+            if (started) this.#running--
+            this.#outstanding--
+          }
+          resolve(result)
+        }
+        this.#enqueue(entry.tool, task).catch((thrown: unknown) => {
+          log.error({ err: thrown, tool: call.name, callId: call.id }, 'scheduling a call failed')
+          const error = new CallError('internal_error', 'the gateway failed to schedule this call', { cause: thrown })
+          resolve({ ok: false, error, attempts: 0, durationMs: 0 })
+        })
+      })
     }
     const executed = toExecutedCall(call, outcome, queuedMs)
     log.info(
@@ -183,11 +197,11 @@ export class Executor {
     return executed
   }
 
-  #enqueue<T>(tool: Tool, signal: AbortSignal, task: () => Promise<T>): Promise<T> {
-    const runInSharedQueue = () => this.#queue.add(task, { signal })
+  #enqueue(tool: Tool, task: () => Promise<void>): Promise<void> {
+    const runInSharedQueue = () => this.#queue.add(task)
     // A call waits for its tool's own cap first, so it never holds a shared slot while it waits.
     const toolQueue = this.#toolQueues.get(tool.name)
-    return toolQueue ? toolQueue.add(runInSharedQueue, { signal }) : runInSharedQueue()
+    return toolQueue ? toolQueue.add(runInSharedQueue) : runInSharedQueue()
   }
 
   #policy(tool: Tool) {

@@ -1,6 +1,6 @@
 import { backoffDelayMs, sleep, type BackoffPolicy } from './backoff.ts'
 import { CallError, describeThrown } from './errors.ts'
-import { LinkedAbort } from './linked-abort.ts'
+import { CancelScope } from './cancel-scope.ts'
 import type { Logger } from './logger.ts'
 import type { Tool } from './tool.ts'
 
@@ -28,24 +28,17 @@ const maxErrorMessageLength = 2_000
 export async function runCall(
   tool: Tool,
   args: unknown,
-  options: { callId: string; signal: AbortSignal; log: Logger; policy: CallPolicy },
+  options: { callId: string; scope: CancelScope; log: Logger; policy: CallPolicy },
 ): Promise<CallOutcome> {
-  const { policy, log } = options
+  const { policy, log, callId } = options
   const started = performance.now()
-  const deadline = new LinkedAbort(options.signal)
+  const deadline = new CancelScope(options.scope)
   const timer = setTimeout(() => {
     deadline.abort(new CallError('timeout', `${tool.name} did not finish within its deadline of ${String(policy.timeoutMs)} ms`))
   }, policy.timeoutMs)
-  const { signal } = deadline
   let toolLog: Logger | undefined
-  const context = {
-    callId: options.callId,
-    signal,
-    // Most tools never log: their child logger is made on first use only.
-    get log() {
-      return (toolLog ??= log.child({ tool: tool.name, callId: options.callId }))
-    },
-  }
+  // Most tools never log: their child logger is made on first use only.
+  const childLog = () => (toolLog ??= log.child({ tool: tool.name, callId }))
   let attempts = 0
   const finish = (outcome: AttemptOutcome): CallOutcome => {
     const durationMs = performance.now() - started
@@ -58,14 +51,14 @@ export async function runCall(
     for (;;) {
       attempts++
       const attemptTimeoutMs = policy.attemptTimeoutMs < policy.timeoutMs ? policy.attemptTimeoutMs : undefined
-      const outcome = await runAttempt(tool, args, context, attempts, attemptTimeoutMs)
-      if (outcome.ok || signal.aborted) return finish(outcome)
+      const outcome = await runAttempt(tool, args, { callId, attempt: attempts, deadline, childLog, attemptTimeoutMs })
+      if (outcome.ok || deadline.aborted) return finish(outcome)
       const { error } = outcome
       const delayMs = backoffDelayMs(attempts, policy)
       const remainingMs = policy.timeoutMs - (performance.now() - started)
       if (!error.retryable || attempts > policy.retries || delayMs >= remainingMs) return finish(outcome)
-      log.debug({ tool: tool.name, callId: options.callId, attempt: attempts, code: error.code, delayMs: Math.round(delayMs) }, 'retrying call')
-      if (!(await sleep(delayMs, signal))) return finish({ ok: false, error: abortReason(signal) })
+      log.debug({ tool: tool.name, callId, attempt: attempts, code: error.code, delayMs: Math.round(delayMs) }, 'retrying call')
+      if (!(await sleep(delayMs, deadline))) return finish({ ok: false, error: abortReason(deadline.reason) })
     }
   } finally {
     clearTimeout(timer)
@@ -73,25 +66,23 @@ export async function runCall(
   }
 }
 
-/** One attempt, settled by the tool or by the first abort, whichever comes first. */
+/** One attempt, settled by the tool or by the first cancellation, whichever comes first. */
 function runAttempt(
   tool: Tool,
   args: unknown,
-  context: { callId: string; signal: AbortSignal; readonly log: Logger },
-  attempt: number,
-  attemptTimeoutMs: number | undefined,
+  options: { callId: string; attempt: number; deadline: CancelScope; childLog: () => Logger; attemptTimeoutMs: number | undefined },
 ): Promise<AttemptOutcome> {
-  if (context.signal.aborted) return Promise.resolve({ ok: false, error: abortReason(context.signal) })
-  // Without an attempt timeout of its own, the attempt runs under the call's signal.
-  const attemptAbort = attemptTimeoutMs === undefined ? undefined : new LinkedAbort(context.signal)
+  const { attempt, attemptTimeoutMs, callId, childLog } = options
+  if (options.deadline.aborted) return Promise.resolve({ ok: false, error: abortReason(options.deadline.reason) })
+  // Without an attempt timeout of its own, the attempt runs under the call's deadline.
+  const scope = attemptTimeoutMs === undefined ? options.deadline : new CancelScope(options.deadline)
   const timer =
-    attemptAbort === undefined
+    attemptTimeoutMs === undefined
       ? undefined
       : setTimeout(() => {
           const message = `attempt ${String(attempt)} of ${tool.name} did not finish within ${String(attemptTimeoutMs)} ms`
-          attemptAbort.abort(new CallError('timeout', message, { retryable: true }))
+          scope.abort(new CallError('timeout', message, { retryable: true }))
         }, attemptTimeoutMs)
-  const signal = attemptAbort?.signal ?? context.signal
 
   return new Promise((resolve) => {
     let settled = false
@@ -99,20 +90,30 @@ function runAttempt(
       if (settled) return
       settled = true
       clearTimeout(timer)
-      attemptAbort?.dispose()
-      signal.removeEventListener('abort', onAbort)
+      unsubscribe()
+      if (scope !== options.deadline) scope.dispose()
       resolve(outcome)
     }
-    const onAbort = () => {
+    const unsubscribe = scope.onAbort((reason) => {
       const abortedAt = performance.now()
-      settle({ ok: false, error: abortReason(signal) })
+      settle({ ok: false, error: abortReason(reason) })
       // The tool may ignore its signal; its slot is free already, but say when it finally stops.
       void running.finally(() => {
-        context.log.debug({ overrunMs: Math.round(performance.now() - abortedAt) }, 'aborted tool settled')
+        childLog().debug({ overrunMs: Math.round(performance.now() - abortedAt) }, 'cancelled tool settled')
       })
+    })
+    const context = {
+      callId,
+      attempt,
+      get signal() {
+        return scope.signal
+      },
+      get log() {
+        return childLog()
+      },
     }
     const running = new Promise((resolveRun) => {
-      resolveRun(tool.execute(args, { signal, callId: context.callId, attempt, get log() { return context.log } }))
+      resolveRun(tool.execute(args, context))
     }).then(
       (output) => {
         settle({ ok: true, output })
@@ -121,7 +122,6 @@ function runAttempt(
         settle({ ok: false, error: toCallError(thrown) })
       },
     )
-    signal.addEventListener('abort', onAbort, { once: true })
   })
 }
 
@@ -130,8 +130,7 @@ function withAttempts(error: CallError, attempts: number): CallError {
   return new CallError(error.code, `${error.message} (after ${String(attempts)} attempts)`, { cause: error })
 }
 
-function abortReason(signal: AbortSignal): CallError {
-  const reason: unknown = signal.reason
+function abortReason(reason: unknown): CallError {
   if (reason instanceof CallError) return reason
   return new CallError('cancelled', 'the call was cancelled before it finished: the caller went away')
 }

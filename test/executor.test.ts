@@ -280,6 +280,8 @@ describe('Executor', () => {
     )
     assert.equal(stats.started, 2, 'the queued calls never started')
     assert.equal(stats.aborted, 2, 'the running calls saw their signal abort')
+    // The cancelled calls' queue entries leave as soon as slots reach them.
+    await waitFor(() => gateway.stats.waiting === 0, 'the queue to drain')
     assert.deepEqual(gateway.stats, { running: 0, waiting: 0, capacity: 2 + testConfig().maxQueuedCalls })
   })
 
