@@ -9,7 +9,8 @@ type Listener = (reason: unknown) => void
 export class CancelScope {
   #aborted = false
   #reason: unknown
-  #listeners = new Set<Listener>()
+  /** Made on the first subscription: most scopes end without one. */
+  #listeners: Set<Listener> | undefined
   #controller: AbortController | undefined
   #unlink: (() => void) | undefined
 
@@ -52,8 +53,9 @@ export class CancelScope {
 
   /** Calls `listener` once when the scope is cancelled (not if it already is); returns the unsubscribe. */
   onAbort(listener: Listener): () => void {
-    this.#listeners.add(listener)
-    return () => this.#listeners.delete(listener)
+    const listeners = (this.#listeners ??= new Set())
+    listeners.add(listener)
+    return () => listeners.delete(listener)
   }
 
   abort(reason: unknown): void {
@@ -61,9 +63,9 @@ export class CancelScope {
     this.#aborted = true
     this.#reason = reason
     this.#controller?.abort(reason)
-    const listeners = [...this.#listeners]
-    this.#listeners.clear()
-    for (const listener of listeners) listener(reason)
+    const listeners = this.#listeners
+    this.#listeners = undefined
+    for (const listener of listeners ?? []) listener(reason)
   }
 
   /** Stops following the parent. */

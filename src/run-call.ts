@@ -66,16 +66,19 @@ export async function runCall(
   }
 }
 
-/** One attempt, settled by the tool or by the first cancellation, whichever comes first. */
+/**
+ * One attempt, settled by the tool or by the first cancellation, whichever comes first.
+ * A tool that answers synchronously (a clock, a lookup) is answered without a promise.
+ */
 function runAttempt(
   tool: Tool,
   args: unknown,
   options: { callId: string; attempt: number; deadline: CancelScope; childLog: () => Logger; attemptTimeoutMs: number | undefined },
-): Promise<AttemptOutcome> {
-  const { attempt, attemptTimeoutMs, callId, childLog } = options
-  if (options.deadline.aborted) return Promise.resolve({ ok: false, error: abortReason(options.deadline.reason) })
+): AttemptOutcome | Promise<AttemptOutcome> {
+  const { attempt, attemptTimeoutMs, callId, childLog, deadline } = options
+  if (deadline.aborted) return { ok: false, error: abortReason(deadline.reason) }
   // Without an attempt timeout of its own, the attempt runs under the call's deadline.
-  const scope = attemptTimeoutMs === undefined ? options.deadline : new CancelScope(options.deadline)
+  const scope = attemptTimeoutMs === undefined ? deadline : new CancelScope(deadline)
   const timer =
     attemptTimeoutMs === undefined
       ? undefined
@@ -83,38 +86,53 @@ function runAttempt(
           const message = `attempt ${String(attempt)} of ${tool.name} did not finish within ${String(attemptTimeoutMs)} ms`
           scope.abort(new CallError('timeout', message, { retryable: true }))
         }, attemptTimeoutMs)
+  const release = () => {
+    clearTimeout(timer)
+    if (scope !== deadline) scope.dispose()
+  }
+  const context = {
+    callId,
+    attempt,
+    get signal() {
+      return scope.signal
+    },
+    get log() {
+      return childLog()
+    },
+  }
 
+  let running: Promise<unknown>
+  try {
+    const returned = tool.execute(args, context)
+    if (!isThenable(returned)) {
+      release()
+      return { ok: true, output: returned }
+    }
+    running = Promise.resolve(returned)
+  } catch (thrown) {
+    // Thrown by execute, or by a hostile `then` getter on what it returned.
+    release()
+    return { ok: false, error: toCallError(thrown) }
+  }
   return new Promise((resolve) => {
     let settled = false
     const settle = (outcome: AttemptOutcome) => {
       if (settled) return
       settled = true
-      clearTimeout(timer)
       unsubscribe()
-      if (scope !== options.deadline) scope.dispose()
+      release()
       resolve(outcome)
     }
     const unsubscribe = scope.onAbort((reason) => {
       const abortedAt = performance.now()
       settle({ ok: false, error: abortReason(reason) })
       // The tool may ignore its signal; its slot is free already, but say when it finally stops.
-      void running.finally(() => {
+      const overrun = () => {
         childLog().debug({ overrunMs: Math.round(performance.now() - abortedAt) }, 'cancelled tool settled')
-      })
+      }
+      running.then(overrun, overrun)
     })
-    const context = {
-      callId,
-      attempt,
-      get signal() {
-        return scope.signal
-      },
-      get log() {
-        return childLog()
-      },
-    }
-    const running = new Promise((resolveRun) => {
-      resolveRun(tool.execute(args, context))
-    }).then(
+    running.then(
       (output) => {
         settle({ ok: true, output })
       },
@@ -123,6 +141,14 @@ function runAttempt(
       },
     )
   })
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
 }
 
 function withAttempts(error: CallError, attempts: number): CallError {

@@ -220,6 +220,35 @@ describe('Executor', () => {
     )
   })
 
+  it('answers tool_error when what a tool returns has a throwing `then`, and timeout for a thenable that never settles', async () => {
+    const hostile = defineTool({
+      name: 'hostile',
+      description: 'Returns a thenable whose then getter throws.',
+      inputSchema: z.object({}),
+      execute: () =>
+        Object.defineProperty({}, 'then', {
+          get() {
+            throw new Error('then trap')
+          },
+        }),
+    })
+    const stuck = defineTool({
+      name: 'stuck',
+      description: 'Returns a thenable that never calls back.',
+      inputSchema: z.object({}),
+      timeoutMs: 50,
+      execute: () => ({ then: () => undefined }),
+    })
+    const reply = await run([hostile, stuck], [call('a', 'hostile'), call('b', 'stuck')])
+    assert.deepEqual(
+      reply.results.map((result) => [result.error?.code, result.error?.message.slice(0, 9)]),
+      [
+        ['tool_error', 'then trap'],
+        ['timeout', 'stuck did'],
+      ],
+    )
+  })
+
   it('answers invalid_result for a result JSON cannot carry', async () => {
     const reply = await run([unserializableTool], [call('a', 'unserializable', { kind: 'cycle' }), call('b', 'unserializable', { kind: 'bigint' })])
     assert.deepEqual(
