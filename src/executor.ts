@@ -5,7 +5,7 @@ import { CancelScope } from './cancel-scope.ts'
 import type { RawToolCall } from './normalize-payload.ts'
 import { prepareCall, type PreparedCall } from './prepare-call.ts'
 import type { ToolRegistry } from './registry.ts'
-import { runCall, type CallOutcome } from './run-call.ts'
+import { runCall, type CallOutcome, type CallPolicy } from './run-call.ts'
 import type { Tool } from './tool.ts'
 
 export interface ExecutorOptions {
@@ -33,8 +33,8 @@ export interface BatchOptions {
   log: Logger
 }
 
-/** One call's answer, in the order of the calls. */
-export interface ExecutedCall {
+/** One call's result as the reply's `results` shows it. */
+export interface CallResult {
   id: string
   name: string
   ok: boolean
@@ -45,6 +45,11 @@ export interface ExecutedCall {
   durationMs: number
   /** Time spent waiting for a slot. */
   queuedMs: number
+}
+
+/** One call's answer, in the order of the calls. */
+export interface ExecutedCall {
+  result: CallResult
   /** What the model reads in its tool message. */
   content: string
 }
@@ -65,6 +70,7 @@ export class Executor {
   readonly #options: ExecutorOptions
   readonly #queue: PQueue
   readonly #toolQueues = new Map<string, PQueue>()
+  readonly #policies = new Map<string, CallPolicy>()
   /** The batches in flight, so that shutting down can cancel them. */
   readonly #batches = new Set<CancelScope>()
   #shutdownReason: CallError | undefined
@@ -81,9 +87,9 @@ export class Executor {
     this.#registry = registry
     this.#options = options
     this.#queue = new PQueue({ concurrency: options.concurrency })
-    for (const name of registry.names) {
-      const concurrency = registry.get(name)?.concurrency
-      if (concurrency !== undefined) this.#toolQueues.set(name, new PQueue({ concurrency }))
+    for (const tool of registry.tools) {
+      this.#policies.set(tool.name, this.#policyOf(tool))
+      if (tool.concurrency !== undefined) this.#toolQueues.set(tool.name, new PQueue({ concurrency: tool.concurrency }))
     }
   }
 
@@ -167,7 +173,7 @@ export class Executor {
             queuedMs = performance.now() - enqueued
             started = true
             this.#running++
-            result = await runCall(entry.tool, entry.args, { callId: call.id, scope: batch, log, policy: this.#policy(entry.tool) })
+            result = await runCall(entry.tool, entry.args, { callId: call.id, scope: batch, log, policy: this.#policyFor(entry.tool) })
           } finally {
             // Before the answer goes out, so that the counts are exact when the batch returns.
             if (started) this.#running--
@@ -183,18 +189,25 @@ export class Executor {
       })
     }
     const executed = toExecutedCall(call, outcome, queuedMs)
+    const { result } = executed
     log.info(
       {
         tool: call.name,
         callId: call.id,
-        outcome: executed.error?.code ?? 'ok',
-        attempts: executed.attempts,
-        durationMs: executed.durationMs,
-        queuedMs: executed.queuedMs,
+        outcome: result.error?.code ?? 'ok',
+        attempts: result.attempts,
+        durationMs: result.durationMs,
+        queuedMs: result.queuedMs,
       },
       'call answered',
     )
     return executed
+  }
+
+  #policyFor(tool: Tool): CallPolicy {
+    const policy = this.#policies.get(tool.name)
+    if (policy === undefined) throw new Error(`invariant broken: no policy for "${tool.name}"`)
+    return policy
   }
 
   #enqueue(tool: Tool, task: () => Promise<void>): Promise<void> {
@@ -204,7 +217,7 @@ export class Executor {
     return toolQueue ? toolQueue.add(runInSharedQueue) : runInSharedQueue()
   }
 
-  #policy(tool: Tool) {
+  #policyOf(tool: Tool): CallPolicy {
     const timeoutMs = tool.timeoutMs ?? this.#options.callTimeoutMs
     return {
       timeoutMs,
@@ -224,21 +237,17 @@ function toCancellation(reason: unknown): CallError {
 }
 
 function toExecutedCall(call: RawToolCall, outcome: CallOutcome, queuedMs: number): ExecutedCall {
-  const common = {
-    id: call.id,
-    name: call.name,
-    attempts: outcome.attempts,
-    durationMs: round(outcome.durationMs),
-    queuedMs: round(queuedMs),
+  const timing = { attempts: outcome.attempts, durationMs: round(outcome.durationMs), queuedMs: round(queuedMs) }
+  if (outcome.ok) {
+    return { result: { id: call.id, name: call.name, ok: true, output: outcome.output, ...timing }, content: outcome.content }
   }
-  if (outcome.ok) return { ...common, ok: true, output: outcome.output, content: outcome.content }
   const error = { code: outcome.error.code, message: outcome.error.message }
-  return { ...common, ok: false, error, content: JSON.stringify({ error }) }
+  return { result: { id: call.id, name: call.name, ok: false, error, ...timing }, content: JSON.stringify({ error }) }
 }
 
 /** The one invariant whose breach is a bug, not a per-call failure: every call answered, in order. */
 function assertEveryCallAnswered(calls: readonly RawToolCall[], executed: readonly ExecutedCall[]): void {
-  const intact = calls.length === executed.length && calls.every((call, index) => executed[index]?.id === call.id)
+  const intact = calls.length === executed.length && calls.every((call, index) => executed[index]?.result.id === call.id)
   if (!intact) throw new Error('invariant broken: a tool call was left without its answer')
 }
 

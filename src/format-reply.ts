@@ -1,7 +1,7 @@
 import type { ChatCompletionToolMessageParam } from 'openai/resources/chat/completions'
 import { z } from 'zod'
 import { callErrorCodes } from './errors.ts'
-import type { BatchResult, ExecutedCall } from './executor.ts'
+import type { BatchResult, CallResult, ExecutedCall } from './executor.ts'
 
 const callErrorSchema = z.object({
   code: z.enum(Object.keys(callErrorCodes) as [keyof typeof callErrorCodes]),
@@ -45,21 +45,22 @@ export type BatchStatus = ExecuteReply['status']
 /** The reply to POST /execute: tool messages, per-call results, completeness and aggregated errors. */
 export function formatReply(batch: BatchResult): ExecuteReply {
   const { calls } = batch
+  const results = calls.map((call) => call.result)
   return {
-    status: completenessStatus(calls),
+    status: completenessStatus(results),
     messages: calls.map(toToolMessage),
-    results: calls.map(({ content: _content, ...result }) => result),
-    errors: aggregateErrors(calls),
-    timing: { wallMs: batch.wallMs, sumMs: Math.round(calls.reduce((sum, call) => sum + call.durationMs, 0) * 100) / 100 },
+    results,
+    errors: aggregateErrors(results),
+    timing: { wallMs: batch.wallMs, sumMs: Math.round(results.reduce((sum, result) => sum + result.durationMs, 0) * 100) / 100 },
   }
 }
 
 function toToolMessage(call: ExecutedCall): ChatCompletionToolMessageParam & { content: string } {
-  return { role: 'tool', tool_call_id: call.id, content: call.content }
+  return { role: 'tool', tool_call_id: call.result.id, content: call.content }
 }
 
 /** The sketch's completeness check: all succeeded, some, none, or there was nothing to run. */
-export function completenessStatus(calls: readonly Pick<ExecutedCall, 'ok'>[]): BatchStatus {
+export function completenessStatus(calls: readonly Pick<CallResult, 'ok'>[]): BatchStatus {
   if (calls.length === 0) return 'empty'
   const succeeded = calls.filter((call) => call.ok).length
   if (succeeded === calls.length) return 'complete'
@@ -67,7 +68,7 @@ export function completenessStatus(calls: readonly Pick<ExecutedCall, 'ok'>[]): 
 }
 
 /** The sketch's error aggregation, for a model or a log: one line per failed call. */
-export function aggregateErrors(calls: readonly Pick<ExecutedCall, 'name' | 'error'>[]): string | null {
+export function aggregateErrors(calls: readonly Pick<CallResult, 'name' | 'error'>[]): string | null {
   const lines = calls.flatMap((call) => (call.error ? [`${call.name}: ${call.error.message}`] : []))
   return lines.length === 0 ? null : `Multiple errors occurred:\n${lines.join('\n')}`
 }

@@ -25,6 +25,10 @@ export class ToolRegistry {
     return this.#tools.get(name)
   }
 
+  get tools(): Tool[] {
+    return [...this.#tools.values()]
+  }
+
   get names(): string[] {
     return [...this.#tools.keys()]
   }

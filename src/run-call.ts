@@ -2,7 +2,7 @@ import { backoffDelayMs, sleep, type BackoffPolicy } from './backoff.ts'
 import { CallError, describeThrown } from './errors.ts'
 import { CancelScope } from './cancel-scope.ts'
 import type { Logger } from './logger.ts'
-import type { Tool } from './tool.ts'
+import type { Tool, ToolContext } from './tool.ts'
 
 export interface CallPolicy extends BackoffPolicy {
   /** Deadline of the whole call, retries and backoff included. */
@@ -36,9 +36,6 @@ export async function runCall(
   const timer = setTimeout(() => {
     deadline.abort(new CallError('timeout', `${tool.name} did not finish within its deadline of ${String(policy.timeoutMs)} ms`))
   }, policy.timeoutMs)
-  let toolLog: Logger | undefined
-  // Most tools never log: their child logger is made on first use only.
-  const childLog = () => (toolLog ??= log.child({ tool: tool.name, callId }))
   let attempts = 0
   const finish = (outcome: AttemptOutcome): CallOutcome => {
     const durationMs = performance.now() - started
@@ -51,7 +48,8 @@ export async function runCall(
     for (;;) {
       attempts++
       const attemptTimeoutMs = policy.attemptTimeoutMs < policy.timeoutMs ? policy.attemptTimeoutMs : undefined
-      const outcome = await runAttempt(tool, args, { callId, attempt: attempts, deadline, childLog, attemptTimeoutMs })
+      const context = new AttemptContext(tool.name, callId, attempts, deadline, log, attemptTimeoutMs)
+      const outcome = await runAttempt(tool, args, context)
       if (outcome.ok || deadline.aborted) return finish(outcome)
       const { error } = outcome
       const delayMs = backoffDelayMs(attempts, policy)
@@ -66,52 +64,72 @@ export async function runCall(
   }
 }
 
+/** What a tool sees of its attempt; the signal and the child logger are made on first use. */
+class AttemptContext implements ToolContext {
+  readonly callId: string
+  readonly attempt: number
+  /** The attempt's own scope when it has a timeout of its own, else the call's deadline. */
+  readonly scope: CancelScope
+  readonly #deadline: CancelScope
+  readonly #timer: NodeJS.Timeout | undefined
+  readonly #parentLog: Logger
+  readonly #toolName: string
+  #log: Logger | undefined
+
+  constructor(toolName: string, callId: string, attempt: number, deadline: CancelScope, log: Logger, attemptTimeoutMs: number | undefined) {
+    this.#toolName = toolName
+    this.callId = callId
+    this.attempt = attempt
+    this.#deadline = deadline
+    this.#parentLog = log
+    if (attemptTimeoutMs === undefined) {
+      this.scope = deadline
+      return
+    }
+    const scope = new CancelScope(deadline)
+    this.scope = scope
+    this.#timer = setTimeout(() => {
+      const message = `attempt ${String(attempt)} of ${toolName} did not finish within ${String(attemptTimeoutMs)} ms`
+      scope.abort(new CallError('timeout', message, { retryable: true }))
+    }, attemptTimeoutMs)
+  }
+
+  get signal(): AbortSignal {
+    return this.scope.signal
+  }
+
+  get log(): Logger {
+    return (this.#log ??= this.#parentLog.child({ tool: this.#toolName, callId: this.callId }))
+  }
+
+  /** Ends the attempt's own timer and scope. */
+  release(): void {
+    clearTimeout(this.#timer)
+    if (this.scope !== this.#deadline) this.scope.dispose()
+  }
+}
+
 /**
  * One attempt, settled by the tool or by the first cancellation, whichever comes first.
  * A tool that answers synchronously (a clock, a lookup) is answered without a promise.
  */
-function runAttempt(
-  tool: Tool,
-  args: unknown,
-  options: { callId: string; attempt: number; deadline: CancelScope; childLog: () => Logger; attemptTimeoutMs: number | undefined },
-): AttemptOutcome | Promise<AttemptOutcome> {
-  const { attempt, attemptTimeoutMs, callId, childLog, deadline } = options
-  if (deadline.aborted) return { ok: false, error: abortReason(deadline.reason) }
-  // Without an attempt timeout of its own, the attempt runs under the call's deadline.
-  const scope = attemptTimeoutMs === undefined ? deadline : new CancelScope(deadline)
-  const timer =
-    attemptTimeoutMs === undefined
-      ? undefined
-      : setTimeout(() => {
-          const message = `attempt ${String(attempt)} of ${tool.name} did not finish within ${String(attemptTimeoutMs)} ms`
-          scope.abort(new CallError('timeout', message, { retryable: true }))
-        }, attemptTimeoutMs)
-  const release = () => {
-    clearTimeout(timer)
-    if (scope !== deadline) scope.dispose()
+function runAttempt(tool: Tool, args: unknown, context: AttemptContext): AttemptOutcome | Promise<AttemptOutcome> {
+  const { scope } = context
+  if (scope.aborted) {
+    context.release()
+    return { ok: false, error: abortReason(scope.reason) }
   }
-  const context = {
-    callId,
-    attempt,
-    get signal() {
-      return scope.signal
-    },
-    get log() {
-      return childLog()
-    },
-  }
-
   let running: Promise<unknown>
   try {
     const returned = tool.execute(args, context)
     if (!isThenable(returned)) {
-      release()
+      context.release()
       return { ok: true, output: returned }
     }
     running = Promise.resolve(returned)
   } catch (thrown) {
     // Thrown by execute, or by a hostile `then` getter on what it returned.
-    release()
+    context.release()
     return { ok: false, error: toCallError(thrown) }
   }
   return new Promise((resolve) => {
@@ -120,7 +138,7 @@ function runAttempt(
       if (settled) return
       settled = true
       unsubscribe()
-      release()
+      context.release()
       resolve(outcome)
     }
     const unsubscribe = scope.onAbort((reason) => {
@@ -128,7 +146,7 @@ function runAttempt(
       settle({ ok: false, error: abortReason(reason) })
       // The tool may ignore its signal; its slot is free already, but say when it finally stops.
       const overrun = () => {
-        childLog().debug({ overrunMs: Math.round(performance.now() - abortedAt) }, 'cancelled tool settled')
+        context.log.debug({ overrunMs: Math.round(performance.now() - abortedAt) }, 'cancelled tool settled')
       }
       running.then(overrun, overrun)
     })
