@@ -62,6 +62,20 @@ const weatherCall = assistantMessage([
   ['call_weather', 'get_weather', { location: 'Atlantis' }],
 ])
 
+/** Starts a server whose weather upstream answers after `upstreamDelayMs`, sends SIGTERM mid-batch, and waits for the reply. */
+async function sigtermDuringBatch(t: TestContext, upstreamDelayMs: number, env: Record<string, string> = {}) {
+  const upstream = await slowUpstream(t, upstreamDelayMs)
+  const server = await startServer(t, { OPEN_METEO_GEOCODING_URL: upstream, ...env })
+  const reply = post(server.base, weatherCall)
+  await waitFor(() => /"callId":"call_time"/.test(server.output()), 'the batch to start')
+  server.child.kill('SIGTERM')
+  return { server, body: await reply }
+}
+
+function outcomes(reply: ExecuteReply): string[] {
+  return reply.results.map((result) => result.error?.code ?? 'ok')
+}
+
 describe('the server process', () => {
   it('refuses to start on a bad variable, naming it, without a stack trace', async () => {
     const child = spawn(process.execPath, [serverEntry], {
@@ -79,16 +93,8 @@ describe('the server process', () => {
   })
 
   it('on SIGTERM finishes the batch in flight, then exits 0', async (t) => {
-    const upstream = await slowUpstream(t, 400)
-    const server = await startServer(t, { OPEN_METEO_GEOCODING_URL: upstream })
-    const reply = post(server.base, weatherCall)
-    await waitFor(() => /"callId":"call_time"/.test(server.output()), 'the batch to start')
-    server.child.kill('SIGTERM')
-    const body = await reply
-    assert.deepEqual(
-      body.results.map((result) => result.error?.code ?? 'ok'),
-      ['ok', 'tool_error'],
-    )
+    const { server, body } = await sigtermDuringBatch(t, 400)
+    assert.deepEqual(outcomes(body), ['ok', 'tool_error'])
     assert.match(body.results[1]?.error?.message ?? '', /no place named "Atlantis"/)
     // The client's keep-alive connection must not hold the exit until its idle timeout (72 s).
     await waitFor(() => server.child.exitCode !== null, 'the process to exit once the batch is answered', 10_000)
@@ -98,16 +104,8 @@ describe('the server process', () => {
   })
 
   it('at the end of the grace period answers the calls still running as cancelled, then exits 0', async (t) => {
-    const upstream = await slowUpstream(t, 30_000)
-    const server = await startServer(t, { OPEN_METEO_GEOCODING_URL: upstream, TOOLGATE_SHUTDOWN_GRACE_MS: '300' })
-    const reply = post(server.base, weatherCall)
-    await waitFor(() => /"callId":"call_time"/.test(server.output()), 'the batch to start')
-    server.child.kill('SIGTERM')
-    const body = await reply
-    assert.deepEqual(
-      body.results.map((result) => result.error?.code ?? 'ok'),
-      ['ok', 'cancelled'],
-    )
+    const { server, body } = await sigtermDuringBatch(t, 30_000, { TOOLGATE_SHUTDOWN_GRACE_MS: '300' })
+    assert.deepEqual(outcomes(body), ['ok', 'cancelled'])
     assert.equal(body.status, 'partial')
     const [code] = await server.exit
     assert.equal(code, 0)

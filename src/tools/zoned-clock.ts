@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { defineTool } from '../tool.ts'
 
 const formatters = new Map<string, Intl.DateTimeFormat>()
 
@@ -90,4 +91,20 @@ export function isoWeek(year: number, month: number, day: number): string {
 /** Day of the year, 1 on January 1st. */
 export function dayOfYear(year: number, month: number, day: number): number {
   return (Date.UTC(year, month - 1, day) - Date.UTC(year, 0, 1)) / 86_400_000 + 1
+}
+
+/** A tool that reads the clock in the time zone the model names (UTC if none) and answers from it. */
+export function defineClockTool<Answer>(definition: {
+  name: string
+  description: string
+  now: () => Date
+  answer: (local: ZonedParts) => Answer
+}) {
+  const { now, answer, ...described } = definition
+  return defineTool({
+    ...described,
+    inputSchema: z.strictObject({ timezone: timeZoneSchema }),
+    timeoutMs: 1_000,
+    execute: ({ timezone }) => answer(zonedParts(now(), timezone)),
+  })
 }
