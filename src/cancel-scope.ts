@@ -51,8 +51,20 @@ export class CancelScope {
     return this.#controller.signal
   }
 
-  /** Calls `listener` once when the scope is cancelled (not if it already is); returns the unsubscribe. */
+  /**
+   * Calls `listener` once when the scope is cancelled, or on the next microtask if it already is;
+   * returns the unsubscribe.
+   */
   onAbort(listener: Listener): () => void {
+    if (this.#aborted) {
+      let subscribed = true
+      queueMicrotask(() => {
+        if (subscribed) listener(this.#reason)
+      })
+      return () => {
+        subscribed = false
+      }
+    }
     const listeners = (this.#listeners ??= new Set())
     listeners.add(listener)
     return () => listeners.delete(listener)

@@ -28,6 +28,17 @@ describe('CancelScope', () => {
     assert.equal(new CancelScope(parent).reason, 'stopped')
   })
 
+  it('calls a listener that subscribes after the fact, on the next microtask, unless it unsubscribed', async () => {
+    const scope = new CancelScope()
+    scope.abort('earlier')
+    const heard: unknown[] = []
+    scope.onAbort((reason) => heard.push(reason))
+    scope.onAbort((reason) => heard.push(`unsubscribed ${String(reason)}`))()
+    assert.deepEqual(heard, [])
+    await Promise.resolve()
+    assert.deepEqual(heard, ['earlier'])
+  })
+
   it('cancels alone without touching its parent', () => {
     const parent = new CancelScope()
     const child = new CancelScope(parent)

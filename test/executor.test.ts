@@ -314,6 +314,33 @@ describe('Executor', () => {
     assert.deepEqual(gateway.stats, { running: 0, waiting: 0, capacity: 2 + testConfig().maxQueuedCalls })
   })
 
+  it('answers the rest of a sequential batch as cancelled when its signal aborts mid-way', async () => {
+    const { tool, stats } = concurrencyProbe('probe', 10_000)
+    const gateway = executor([tool])
+    const controller = new AbortController()
+    const pending = gateway.execute(['a', 'b', 'c'].map((id) => call(id, 'probe')), { log, signal: controller.signal, mode: 'sequential' })
+    await waitFor(() => stats.running === 1, 'the first call to run')
+    controller.abort()
+    const reply = formatReply(await pending)
+    assert.deepEqual(
+      reply.results.map((result) => result.error?.code),
+      ['cancelled', 'cancelled', 'cancelled'],
+    )
+    assert.equal(stats.started, 1)
+  })
+
+  it('answers a batch that arrives after cancelAll at once, running nothing', async () => {
+    const { tool, stats } = concurrencyProbe('probe', 10_000)
+    const gateway = executor([tool])
+    gateway.cancelAll()
+    const reply = formatReply(await gateway.execute([call('a', 'probe'), call('b', 'probe')], { log }))
+    assert.deepEqual(
+      reply.results.map((result) => result.error?.code),
+      ['cancelled', 'cancelled'],
+    )
+    assert.equal(stats.started, 0)
+  })
+
   it('answers every call in flight as cancelled on cancelAll (shutdown)', async () => {
     const { tool } = concurrencyProbe('probe', 10_000)
     const gateway = executor([tool])
