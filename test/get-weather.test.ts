@@ -77,6 +77,7 @@ describe('get_weather against a local Open-Meteo stand-in', () => {
       wind_speed_unit: 'km/h',
       wind_direction_degrees: 230,
     })
+    assert.equal(output.source, new URL(stub.url).host)
     assert.equal(content, JSON.stringify(output))
     const [search, forecast] = stub.requests
     assert.equal(search?.path, '/v1/search')

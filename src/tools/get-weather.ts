@@ -133,7 +133,8 @@ export function createGetWeather(services: WeatherServices) {
           wind_speed_unit: units.wind_speed_10m,
           wind_direction_degrees: current.wind_direction_10m,
         },
-        source: 'Open-Meteo',
+        // Which service answered: a stand-in's figures must never pass for Open-Meteo's.
+        source: url.host,
       }
     },
   })
