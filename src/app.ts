@@ -41,8 +41,12 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   const app = Fastify({
     loggerInstance: options.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization'] }),
     bodyLimit: config.maxBodyBytes,
-    requestIdHeader: 'x-request-id',
-    genReqId: () => randomUUID(),
+    // A client's x-request-id is kept when it is a sane token, so its logs and ours line up.
+    requestIdHeader: false,
+    genReqId: (request) => {
+      const given = request.headers['x-request-id']
+      return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID()
+    },
   }).withTypeProvider<ZodTypeProvider>()
 
   app.decorate('config', config)

@@ -36,6 +36,15 @@ describe('the real server on a loopback port', () => {
     )
   })
 
+  it("keeps a client's sane x-request-id and replaces one that is not", async (t) => {
+    const base = await listen(await buildTestApp(t))
+    const idOf = async (given: string) =>
+      (await fetch(`${base}/healthz`, { headers: { 'x-request-id': given } })).headers.get('x-request-id')
+    assert.equal(await idOf('agent-7f3a.step:12'), 'agent-7f3a.step:12')
+    assert.match((await idOf('x'.repeat(500))) ?? '', /^[0-9a-f-]{36}$/)
+    assert.match((await idOf('two words')) ?? '', /^[0-9a-f-]{36}$/)
+  })
+
   it('serves GET /tools, /healthz and /readyz', async (t) => {
     const base = await listen(await buildTestApp(t))
     const tools = (await (await fetch(`${base}/tools`)).json()) as Array<{ type: string; function: { name: string; parameters: object } }>
