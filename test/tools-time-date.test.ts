@@ -92,9 +92,7 @@ describe('get_time', () => {
     assert.equal((await time({ timezone: 'utc' })).timezone, 'UTC')
   })
 
-  it('answers the zone by the name it was asked for, not an older alias of it', {
-    todo: 'bug: zonedParts answers ICU\'s id (Asia/Kolkata -> Asia/Calcutta, CET -> Europe/Brussels) (src/tools/zoned-clock.ts)',
-  }, async () => {
+  it('answers the zone by the name it was asked for, not an older alias of it', async () => {
     for (const timezone of ['Asia/Kolkata', 'Europe/Kyiv', 'Asia/Ho_Chi_Minh', 'CET', 'EST']) {
       assert.equal((await time({ timezone })).timezone, timezone)
       assert.equal((await date({ timezone })).timezone, timezone)

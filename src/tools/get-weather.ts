@@ -92,6 +92,9 @@ export function createGetWeather(services: WeatherServices) {
         .trim()
         .min(1)
         .max(200)
+        .refine((location) => (location.split(',')[0] ?? '').trim() !== '', {
+          message: 'start with a place name, optionally followed by region or country: "Paris, Texas"',
+        })
         .describe('A place name, optionally narrowed by country or region: "Paris", "Paris, Texas", "Tokyo, JP".'),
       unit: z.enum(['celsius', 'fahrenheit']).default('celsius').describe('Temperature unit. Defaults to celsius.'),
     }),
@@ -101,7 +104,7 @@ export function createGetWeather(services: WeatherServices) {
     concurrency: 8,
     async execute({ location, unit }, { signal }) {
       const place = await geocode(services.geocodingUrl, location, signal)
-      const url = new URL('/v1/forecast', services.forecastUrl)
+      const url = endpoint(services.forecastUrl, 'v1/forecast')
       url.search = new URLSearchParams({
         latitude: String(place.latitude),
         longitude: String(place.longitude),
@@ -142,19 +145,26 @@ export function createGetWeather(services: WeatherServices) {
 
 async function geocode(baseUrl: string, location: string, signal: AbortSignal): Promise<z.output<typeof placeSchema>> {
   const [name = '', ...rest] = location.split(',').map((part) => part.trim())
-  const qualifier = rest.filter(Boolean).join(', ').toLowerCase()
-  const url = new URL('/v1/search', baseUrl)
+  const qualifiers = rest.filter(Boolean).map((part) => part.toLowerCase())
+  const qualifier = qualifiers.join(', ')
+  const url = endpoint(baseUrl, 'v1/search')
   url.search = new URLSearchParams({ name, count: qualifier ? '10' : '1', language: 'en', format: 'json' }).toString()
   const { results = [] } = await fetchJson('the Open-Meteo geocoding API', url, geocodingSchema, signal)
-  const place = qualifier
-    ? results.find((candidate) =>
-        [candidate.country, candidate.country_code, candidate.admin1].some((field) => field?.toLowerCase() === qualifier),
-      )
-    : results[0]
+  // "Paris, Texas, US": every part after the name must be the place's region, country or country code.
+  const place = results.find((candidate) =>
+    qualifiers.every((part) => [candidate.country, candidate.country_code, candidate.admin1].some((field) => field?.toLowerCase() === part)),
+  )
   if (place !== undefined) return place
   if (results.length === 0) {
     throw new ToolError(`no place named "${name}" was found; check the spelling or try a nearby city`)
   }
   const found = results.map((candidate) => [candidate.name, candidate.admin1, candidate.country].filter(Boolean).join(', '))
   throw new ToolError(`no place named "${name}" in "${qualifier}"; places with that name: ${found.join('; ')}`)
+}
+
+/** `path` under the base URL, keeping the base's own path (a proxy's prefix, say). */
+function endpoint(baseUrl: string, path: string): URL {
+  const url = new URL(baseUrl)
+  url.pathname = `${url.pathname.replace(/\/$/, '')}/${path}`
+  return url
 }

@@ -1,11 +1,14 @@
 import { z } from 'zod'
 import { defineTool } from '../tool.ts'
 
+/** Formatters by the zone name as written; bounded, since a model may write a zone in any case. */
 const formatters = new Map<string, Intl.DateTimeFormat>()
+const maxFormatters = 1_000
 
 function formatterFor(timeZone: string): Intl.DateTimeFormat {
   let formatter = formatters.get(timeZone)
   if (formatter === undefined) {
+    if (formatters.size >= maxFormatters) formatters.clear()
     formatter = new Intl.DateTimeFormat('en-US', {
       timeZone,
       hourCycle: 'h23',
@@ -66,7 +69,7 @@ export function zonedParts(instant: Date, timeZone: string): ZonedParts {
   const offset = (part.timeZoneName ?? 'GMT').replace('GMT', '') || '+00:00'
   const [year, month, day] = [Number(part.year), Number(part.month), Number(part.day)]
   return {
-    timeZone: formatter.resolvedOptions().timeZone,
+    timeZone: canonicalName(timeZone, formatter.resolvedOptions().timeZone),
     date: `${String(part.year)}-${String(part.month)}-${String(part.day)}`,
     time: `${String(part.hour)}:${String(part.minute)}:${String(part.second)}`,
     milliseconds: part.fractionalSecond ?? '000',
@@ -76,6 +79,15 @@ export function zonedParts(instant: Date, timeZone: string): ZonedParts {
     month,
     day,
   }
+}
+
+/**
+ * The runtime's spelling of the zone when it only fixes the case ("asia/tokyo"), else the name as
+ * asked: ICU answers older aliases (Asia/Kolkata -> Asia/Calcutta) or a linked zone (CET ->
+ * Europe/Brussels), which is not what the model asked about.
+ */
+function canonicalName(asked: string, resolved: string): string {
+  return resolved.toLowerCase() === asked.toLowerCase() ? resolved : asked
 }
 
 /** ISO 8601 week of a calendar date, e.g. `2026-W01` for 2025-12-31. */

@@ -158,8 +158,8 @@ function reply(url: URL, fault: 'unavailable' | 'rate_limited' | 'bad_request' |
   if (fault === 'unavailable') return [503, { error: true, reason: 'Service unavailable' }]
   if (fault === 'rate_limited') return [429, { error: true, reason: 'Too many requests' }]
   if (fault === 'bad_request') return refuse('Parameter count must be between 1 and 100')
-  if (url.pathname === '/v1/search') return geocode(url.searchParams)
-  if (url.pathname === '/v1/forecast') return forecast(url.searchParams)
+  if (url.pathname.endsWith('/v1/search')) return geocode(url.searchParams)
+  if (url.pathname.endsWith('/v1/forecast')) return forecast(url.searchParams)
   return [404, { error: true, reason: 'Not found' }]
 }
 
