@@ -2,7 +2,8 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'openapi/', 'bench/results/'] },
+  // bench/peers is a separate package, installed only by npm run bench.
+  { ignores: ['node_modules/', 'openapi/', 'bench/results/', 'bench/peers/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

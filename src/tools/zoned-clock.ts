@@ -61,19 +61,24 @@ export interface ZonedParts {
   day: number
 }
 
+/** A zone's UTC offset, read once per minute: formatToParts is the costly part of a clock call. */
+const offsets = new Map<string, { minute: number; offsetMs: number; offset: string }>()
+const weekdays = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday']
+const pad = (value: number, width = 2) => String(value).padStart(width, '0')
+
 /** The wall-clock reading of `instant` in `timeZone`. */
 export function zonedParts(instant: Date, timeZone: string): ZonedParts {
   const formatter = formatterFor(timeZone)
-  const part: Partial<Record<Intl.DateTimeFormatPartTypes, string>> = {}
-  for (const { type, value } of formatter.formatToParts(instant)) part[type] = value
-  const offset = (part.timeZoneName ?? 'GMT').replace('GMT', '') || '+00:00'
-  const [year, month, day] = [Number(part.year), Number(part.month), Number(part.day)]
+  const { offsetMs, offset } = offsetAt(instant, timeZone, formatter)
+  // Offsets change on whole minutes, so within one the local time is UTC plus a constant.
+  const local = new Date(instant.getTime() + offsetMs)
+  const [year, month, day] = [local.getUTCFullYear(), local.getUTCMonth() + 1, local.getUTCDate()]
   return {
-    timeZone: canonicalName(timeZone, formatter.resolvedOptions().timeZone),
-    date: `${String(part.year)}-${String(part.month)}-${String(part.day)}`,
-    time: `${String(part.hour)}:${String(part.minute)}:${String(part.second)}`,
-    milliseconds: part.fractionalSecond ?? '000',
-    weekday: part.weekday ?? '',
+    timeZone: canonicalName(timeZone, formatter),
+    date: `${pad(year, 4)}-${pad(month)}-${pad(day)}`,
+    time: `${pad(local.getUTCHours())}:${pad(local.getUTCMinutes())}:${pad(local.getUTCSeconds())}`,
+    milliseconds: pad(local.getUTCMilliseconds(), 3),
+    weekday: weekdays[local.getUTCDay()] ?? '',
     offset,
     year,
     month,
@@ -81,14 +86,36 @@ export function zonedParts(instant: Date, timeZone: string): ZonedParts {
   }
 }
 
+function offsetAt(instant: Date, timeZone: string, formatter: Intl.DateTimeFormat): { offsetMs: number; offset: string } {
+  const minute = Math.floor(instant.getTime() / 60_000)
+  const cached = offsets.get(timeZone)
+  if (cached?.minute === minute) return cached
+  const name = formatter.formatToParts(instant).find((part) => part.type === 'timeZoneName')?.value ?? 'GMT'
+  // "GMT+05:30", "GMT-03:30", or plain "GMT" for UTC.
+  const [, sign = '+', hours = '0', minutes = '0'] = /^GMT(?:([+-])(\d{2}):(\d{2}))?/.exec(name) ?? []
+  const offsetMs = (sign === '-' ? -1 : 1) * (Number(hours) * 60 + Number(minutes)) * 60_000
+  const reading = { minute, offsetMs, offset: `${sign}${pad(Number(hours))}:${pad(Number(minutes))}` }
+  if (offsets.size >= maxFormatters) offsets.clear()
+  offsets.set(timeZone, reading)
+  return reading
+}
+
 /**
  * The runtime's spelling of the zone when it only fixes the case ("asia/tokyo"), else the name as
  * asked: ICU answers older aliases (Asia/Kolkata -> Asia/Calcutta) or a linked zone (CET ->
  * Europe/Brussels), which is not what the model asked about.
  */
-function canonicalName(asked: string, resolved: string): string {
-  return resolved.toLowerCase() === asked.toLowerCase() ? resolved : asked
+function canonicalName(asked: string, formatter: Intl.DateTimeFormat): string {
+  let name = names.get(formatter)
+  if (name === undefined) {
+    const resolved = formatter.resolvedOptions().timeZone
+    name = resolved.toLowerCase() === asked.toLowerCase() ? resolved : asked
+    names.set(formatter, name)
+  }
+  return name
 }
+
+const names = new WeakMap<Intl.DateTimeFormat, string>()
 
 /** ISO 8601 week of a calendar date, e.g. `2026-W01` for 2025-12-31. */
 export function isoWeek(year: number, month: number, day: number): string {

@@ -1,0 +1,323 @@
+// npm run bench: toolgate's latency and overhead, reproducible on loopback with local upstreams.
+// Writes bench/results/latest.md (the table), bench/results/latest.json (raw data) and
+// bench/results/scaling.svg (wall time against the number of calls). Sections as in the README.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
+import { availableParallelism, cpus, platform, release, tmpdir, totalmem } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { setTimeout as delay } from 'node:timers/promises'
+import type { ExecuteReply } from '../src/format-reply.ts'
+import { lineChartSvg } from './lib/chart.ts'
+import { median, p95, round } from './lib/stats.ts'
+
+const benchDir = new URL('./', import.meta.url)
+const resultsDir = new URL('./results/', benchDir)
+const node = process.execPath
+const quick = process.env.BENCH_QUICK === '1'
+const loadSeconds = quick ? 3 : 10
+const connections = 16
+const children: ChildProcess[] = []
+
+function log(line = ''): void {
+  process.stdout.write(`${line}\n`)
+}
+
+/** Starts a child process; resolves once `ready` matches a line of its stdout (that line is returned). */
+async function start(command: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<string> {
+  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  children.push(child)
+  const lines = createInterface({ input: child.stdout })
+  for await (const line of lines) {
+    if (ready.test(line)) {
+      // Keep draining its output (logs) so that the child never blocks on a full pipe.
+      child.stdout.resume()
+      lines.close()
+      return line
+    }
+  }
+  throw new Error(`${command} ${args.join(' ')} exited before it was ready`)
+}
+
+let nextPort = 18_900
+async function startGateway(env: Record<string, string>): Promise<string> {
+  const port = String(nextPort++)
+  await start(node, [new URL('gateway.ts', benchDir).pathname], { LOG_LEVEL: 'info', ...env, PORT: port }, /Server listening/)
+  return `http://127.0.0.1:${port}`
+}
+
+async function post(url: string, body: string): Promise<{ ms: number; reply: ExecuteReply }> {
+  const started = performance.now()
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+  const reply = (await response.json()) as ExecuteReply
+  const ms = performance.now() - started
+  if (response.status !== 200 || reply.status !== 'complete') throw new Error(`${url}: HTTP ${String(response.status)} ${JSON.stringify(reply).slice(0, 300)}`)
+  return { ms, reply }
+}
+
+/** Wall time at the client of `runs` batches (after `warmup` more), in one mode. */
+async function wallTimes(gateway: string, body: string, mode: 'parallel' | 'sequential', runs: number, warmup = 2): Promise<number[]> {
+  const times: number[] = []
+  for (let run = 0; run < warmup + runs; run++) {
+    const { ms } = await post(`${gateway}/execute?mode=${mode}`, body)
+    if (run >= warmup) times.push(ms)
+  }
+  return times
+}
+
+function message(calls: Array<[name: string, args: object]>): string {
+  return JSON.stringify({
+    role: 'assistant',
+    content: null,
+    tool_calls: calls.map(([name, args], index) => ({
+      id: `call_${String(index)}`,
+      type: 'function',
+      function: { name, arguments: JSON.stringify(args) },
+    })),
+  })
+}
+
+interface ScalingRow {
+  calls: number
+  parallelMs: number
+  parallelP95Ms: number
+  sequentialMs: number
+  idealMs: number
+  overheadMs: number
+  /** The same N upstream requests sent at once straight from the client: the floor loopback HTTP sets. */
+  directFanOutMs: number
+}
+
+/** Wall time of N requests to the upstream sent at once by the client itself, without toolgate. */
+async function directFanOut(waitUrl: string, calls: number, ms: number, runs: number): Promise<number[]> {
+  const times: number[] = []
+  for (let run = 0; run < runs + 2; run++) {
+    const started = performance.now()
+    await Promise.all(Array.from({ length: calls }, async () => (await fetch(`${waitUrl}/wait?ms=${String(ms)}`)).json()))
+    if (run >= 2) times.push(performance.now() - started)
+  }
+  return times
+}
+
+interface SectionA {
+  runs: number
+  parallel: { medianMs: number; p95Ms: number }
+  sequential: { medianMs: number; p95Ms: number }
+  speedup: number
+}
+
+interface LoadResult {
+  requestsPerSecond: number
+  latencyP50Ms: number
+  latencyP99Ms: number
+  total: number
+  non2xx: number
+  errors: number
+  timeouts: number
+  checked: number
+  mismatched: number
+}
+
+async function load(url: string, body: string, check: 'execute' | 'echo' | 'python'): Promise<LoadResult> {
+  const bodyFile = join(tmpdir(), `toolgate-bench-body-${String(process.pid)}-${check}.json`)
+  await writeFile(bodyFile, body)
+  const line = await start(node, [new URL('load.ts', benchDir).pathname, url, bodyFile, check, String(connections), String(loadSeconds)], {}, /^\{/)
+  const result = JSON.parse(line) as LoadResult
+  if (result.non2xx + result.errors + result.mismatched > 0) {
+    log(`  ! ${url}: ${String(result.non2xx)} non-2xx, ${String(result.errors)} errors, ${String(result.mismatched)} bodies that failed the check`)
+  }
+  return result
+}
+
+await mkdir(resultsDir, { recursive: true })
+const machine = {
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: availableParallelism(),
+  memoryGiB: round(totalmem() / 2 ** 30, 0),
+  node: process.version,
+  os: `${platform()} ${release()}`,
+  date: new Date().toISOString(),
+}
+log(`toolgate benchmark on ${machine.cpu}, ${String(machine.cores)} cores, Node ${machine.node}${quick ? ' (quick run)' : ''}`)
+
+try {
+  const upstreams = JSON.parse(
+    await start(node, [new URL('upstreams.ts', benchDir).pathname], { LATENCY_MS: '100' }, /^\{/),
+  ) as { waitUrl: string; openMeteoUrl: string }
+  const gateway = await startGateway({
+    WAIT_URL: upstreams.waitUrl,
+    OPEN_METEO_GEOCODING_URL: upstreams.openMeteoUrl,
+    OPEN_METEO_FORECAST_URL: upstreams.openMeteoUrl,
+  })
+
+  // a. The reference query: time, date and weather (two upstream requests of 100 ms each).
+  log('\na. reference query (get_time, get_date, get_weather; weather upstream 2 x 100 ms)')
+  const reference = message([
+    ['get_time', { timezone: 'Asia/Tokyo' }],
+    ['get_date', { timezone: 'Asia/Tokyo' }],
+    ['get_weather', { location: 'Tokyo' }],
+  ])
+  const referenceRuns = quick ? 5 : 20
+  const referenceParallel = await wallTimes(gateway, reference, 'parallel', referenceRuns)
+  const referenceSequential = await wallTimes(gateway, reference, 'sequential', referenceRuns)
+  const sectionA: SectionA = {
+    runs: referenceRuns,
+    parallel: { medianMs: round(median(referenceParallel)), p95Ms: round(p95(referenceParallel)) },
+    sequential: { medianMs: round(median(referenceSequential)), p95Ms: round(p95(referenceSequential)) },
+    speedup: round(median(referenceSequential) / median(referenceParallel), 2),
+  }
+  log(`  parallel ${String(sectionA.parallel.medianMs)} ms (p95 ${String(sectionA.parallel.p95Ms)}), sequential ${String(sectionA.sequential.medianMs)} ms (p95 ${String(sectionA.sequential.p95Ms)}), speed-up ${String(sectionA.speedup)}x`)
+
+  // b. Scaling: N calls each waiting 50 ms on a local upstream.
+  log('\nb. scaling (N calls x 50 ms on a local upstream, concurrency 64)')
+  const latencyMs = 50
+  const sectionB: ScalingRow[] = []
+  for (const calls of [1, 3, 10, 50]) {
+    const body = message(Array.from({ length: calls }, () => ['upstream_wait', { ms: latencyMs }] as [string, object]))
+    const parallel = await wallTimes(gateway, body, 'parallel', quick ? 5 : 20)
+    const sequential = await wallTimes(gateway, body, 'sequential', calls >= 10 ? (quick ? 1 : 3) : quick ? 3 : 10, 1)
+    const idealMs = latencyMs * Math.ceil(calls / 64)
+    const direct = await directFanOut(upstreams.waitUrl, calls, latencyMs, quick ? 5 : 20)
+    const row: ScalingRow = {
+      calls,
+      parallelMs: round(median(parallel)),
+      parallelP95Ms: round(p95(parallel)),
+      sequentialMs: round(median(sequential)),
+      idealMs,
+      overheadMs: round(median(parallel) - idealMs),
+      directFanOutMs: round(median(direct)),
+    }
+    sectionB.push(row)
+    log(`  N=${String(calls).padEnd(3)} parallel ${String(row.parallelMs)} ms (p95 ${String(row.parallelP95Ms)}), sequential ${String(row.sequentialMs)} ms, ideal ${String(idealMs)} ms, overhead ${String(row.overheadMs)} ms; the same fetches straight from the client: ${String(row.directFanOutMs)} ms`)
+  }
+
+  // c. Throughput against a bare Fastify route echoing the same body; d. the Python baseline.
+  log(`\nc. throughput (autocannon, ${String(connections)} connections, ${String(loadSeconds)} s each, bodies checked)`)
+  const echo = `http://127.0.0.1:${String(nextPort)}`
+  await start(node, [new URL('echo.ts', benchDir).pathname], { PORT: String(nextPort++), LOG_LEVEL: 'info' }, /Server listening/)
+  const noopBody = message([['noop_a', { a: 'x' }], ['noop_b', { a: 'x' }], ['noop_c', { a: 'x' }]])
+  const clockBody = message([['get_time', { timezone: 'Asia/Tokyo' }], ['get_date', { timezone: 'Asia/Tokyo' }], ['get_time', { timezone: 'Europe/Paris' }]])
+  const sectionC = {
+    noop: { toolgate: await load(`${gateway}/execute`, noopBody, 'execute'), bareFastify: await load(`${echo}/echo`, noopBody, 'echo') },
+    builtinClock: { toolgate: await load(`${gateway}/execute`, clockBody, 'execute'), bareFastify: await load(`${echo}/echo`, clockBody, 'echo') },
+  }
+  const ratio = (a: LoadResult, b: LoadResult) => round(a.requestsPerSecond / b.requestsPerSecond, 2)
+  for (const [label, pair] of Object.entries(sectionC)) {
+    log(`  ${label.padEnd(13)} toolgate ${String(round(pair.toolgate.requestsPerSecond, 0))} req/s (p50 ${String(pair.toolgate.latencyP50Ms)} ms, p99 ${String(pair.toolgate.latencyP99Ms)} ms), bare Fastify ${String(round(pair.bareFastify.requestsPerSecond, 0))} req/s (p50 ${String(pair.bareFastify.latencyP50Ms)}, p99 ${String(pair.bareFastify.latencyP99Ms)}): ${String(ratio(pair.toolgate, pair.bareFastify))}x`)
+  }
+
+  log('\nd. the reference sketch as a baseline (Python ThreadPoolExecutor(max_workers=4), same time/date batch)')
+  const pythonPort = String(nextPort++)
+  await start('python3', [new URL('baseline_server.py', benchDir).pathname, pythonPort], {}, /listening/)
+  const python = await load(`http://127.0.0.1:${pythonPort}/execute`, clockBody, 'python')
+  const sectionD = { python, toolgate: sectionC.builtinClock.toolgate, ratio: ratio(sectionC.builtinClock.toolgate, python) }
+  log(`  python ${String(round(python.requestsPerSecond, 0))} req/s (p50 ${String(python.latencyP50Ms)} ms, p99 ${String(python.latencyP99Ms)} ms); toolgate ${String(sectionD.ratio)}x`)
+
+  // e. CPU-bound tools: 4 calls burning 20 ms of CPU each.
+  log('\ne. CPU-bound tools (4 calls x 20 ms of CPU)')
+  const burnRuns = quick ? 3 : 10
+  const sectionE: Record<string, { parallelMs: number; sequentialMs: number }> = {}
+  for (const tool of ['burn_main', 'burn_worker']) {
+    const body = message(Array.from({ length: 4 }, () => [tool, { ms: 20 }] as [string, object]))
+    sectionE[tool] = {
+      parallelMs: round(median(await wallTimes(gateway, body, 'parallel', burnRuns))),
+      sequentialMs: round(median(await wallTimes(gateway, body, 'sequential', burnRuns))),
+    }
+    log(`  ${tool.padEnd(12)} parallel ${String(sectionE[tool].parallelMs)} ms, sequential ${String(sectionE[tool].sequentialMs)} ms`)
+  }
+
+  // f. In-process cost per batch of three instant calls, against the peers (a separate package).
+  log('\nf. in-process cost of a batch of three instant calls')
+  const peers = new URL('peers/', benchDir)
+  if (!existsSync(new URL('node_modules/', peers))) {
+    log('  installing the peers (npm ci in bench/peers) ...')
+    const install = spawnSync('npm', ['ci', '--no-fund', '--no-audit', '--silent'], { cwd: peers, stdio: 'inherit' })
+    if (install.status !== 0) throw new Error('npm ci in bench/peers failed')
+  }
+  const inProcess = JSON.parse(
+    await start(node, [new URL('in-process.ts', peers).pathname], quick ? { BATCHES: '2000', ROUNDS: '5' } : {}, /^\{/),
+  ) as Record<'toolgate' | 'plainZodPQueue' | 'langgraphToolNode' | 'aiSdkGenerateText', number>
+  const sectionF = Object.fromEntries(Object.entries(inProcess).map(([name, us]) => [name, round(us, 1)]))
+  for (const [name, us] of Object.entries(sectionF)) log(`  ${name.padEnd(18)} ${String(us)} us per batch`)
+
+  const results = { machine, a: sectionA, b: sectionB, c: sectionC, d: sectionD, e: sectionE, f: sectionF, settings: { connections, loadSeconds, quick } }
+  await writeFile(new URL('latest.json', resultsDir), `${JSON.stringify(results, null, 2)}\n`)
+  await writeFile(new URL('latest.md', resultsDir), table(results))
+  await writeFile(
+    new URL('scaling.svg', resultsDir),
+    lineChartSvg(`toolgate: N calls x ${String(latencyMs)} ms upstream (${machine.node}, ${String(machine.cores)} cores)`, 'calls in the batch (N)', 'wall time (ms)', [
+      { label: 'sequential', color: '#c0392b', points: sectionB.map((row) => [row.calls, row.sequentialMs]) },
+      { label: 'parallel (median)', color: '#2471a3', points: sectionB.map((row) => [row.calls, row.parallelMs]) },
+      { label: 'ideal parallel', color: '#7f8c8d', dashed: true, points: sectionB.map((row) => [row.calls, row.idealMs]) },
+    ]),
+  )
+  log('\nwrote bench/results/latest.md, latest.json and scaling.svg')
+} catch (error) {
+  process.exitCode = 1
+  log(`benchmark failed: ${error instanceof Error ? error.message : String(error)}`)
+} finally {
+  for (const child of children) child.kill('SIGTERM')
+  await delay(1_000)
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL')
+  // Pipes and keep-alive sockets to the children would otherwise hold this process open.
+  process.exit()
+}
+
+function table(r: {
+  machine: typeof machine
+  a: SectionA
+  b: ScalingRow[]
+  c: Record<'noop' | 'builtinClock', { toolgate: LoadResult; bareFastify: LoadResult }>
+  d: { python: LoadResult; toolgate: LoadResult; ratio: number }
+  e: Record<string, { parallelMs: number; sequentialMs: number }>
+  f: Record<string, number>
+}): string {
+  const rps = (result: LoadResult) => String(round(result.requestsPerSecond, 0))
+  const lines = [
+    `Measured ${r.machine.date.slice(0, 10)} on ${r.machine.cpu}, ${String(r.machine.cores)} cores, ${String(r.machine.memoryGiB)} GiB, Node ${r.machine.node}, ${r.machine.os}. Everything on loopback; load generator in its own process.`,
+    '',
+    '**a. Reference query** (get_time + get_date + get_weather; the weather upstream answers two requests of 100 ms), wall time at the client:',
+    '',
+    '| mode | median ms | p95 ms |',
+    '| --- | ---: | ---: |',
+    `| parallel | ${String(r.a.parallel.medianMs)} | ${String(r.a.parallel.p95Ms)} |`,
+    `| sequential | ${String(r.a.sequential.medianMs)} | ${String(r.a.sequential.p95Ms)} |`,
+    `| speed-up | ${String(r.a.speedup)}x | |`,
+    '',
+    '**b. Scaling**: N calls each waiting 50 ms on a local upstream (median wall time at the client, ms):',
+    '',
+    '| N | parallel | p95 | sequential | ideal parallel | overhead beyond ideal | same N fetches straight from the client |',
+    '| ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...r.b.map(
+      (row) =>
+        `| ${String(row.calls)} | ${String(row.parallelMs)} | ${String(row.parallelP95Ms)} | ${String(row.sequentialMs)} | ${String(row.idealMs)} | ${String(row.overheadMs)} | ${String(row.directFanOutMs)} |`,
+    ),
+    '',
+    `**c. Throughput** (batch of three calls, autocannon, ${String(connections)} connections, ${String(loadSeconds)} s, every body checked, coordinated omission corrected):`,
+    '',
+    '| batch | toolgate req/s | p50 / p99 ms | bare Fastify echo req/s | p50 / p99 ms | ratio |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    ...(['noop', 'builtinClock'] as const).map((key) => {
+      const { toolgate, bareFastify } = r.c[key]
+      return `| ${key === 'noop' ? 'three no-op tools' : 'get_time, get_date, get_time'} | ${rps(toolgate)} | ${String(toolgate.latencyP50Ms)} / ${String(toolgate.latencyP99Ms)} | ${rps(bareFastify)} | ${String(bareFastify.latencyP50Ms)} / ${String(bareFastify.latencyP99Ms)} | ${String(round(toolgate.requestsPerSecond / bareFastify.requestsPerSecond, 2))}x |`
+    }),
+    '',
+    `**d. The reference sketch's design** (Python ThreadPoolExecutor(max_workers=4), same time/date batch): ${rps(r.d.python)} req/s (p50 ${String(r.d.python.latencyP50Ms)} ms, p99 ${String(r.d.python.latencyP99Ms)} ms); toolgate ${rps(r.d.toolgate)} req/s, **${String(r.d.ratio)}x**.`,
+    '',
+    '**e. CPU-bound tools**: 4 calls burning 20 ms of CPU each (median wall ms):',
+    '',
+    '| tool | parallel | sequential |',
+    '| --- | ---: | ---: |',
+    ...Object.entries(r.e).map(([tool, row]) => `| ${tool === 'burn_main' ? 'on the event loop' : 'on the worker pool'} | ${String(row.parallelMs)} | ${String(row.sequentialMs)} |`),
+    '',
+    '**f. In-process cost** of one batch of three instant calls (µs, median of rounds):',
+    '',
+    '| executor | µs per batch | relative to toolgate |',
+    '| --- | ---: | ---: |',
+    ...Object.entries(r.f).map(([name, us]) => `| ${name} | ${String(us)} | ${String(round(us / (r.f.toolgate ?? Number.NaN), 2))}x |`),
+    '',
+  ]
+  return `${lines.join('\n')}\n`
+}
+
