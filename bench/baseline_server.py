@@ -3,7 +3,7 @@ model message's tool calls with a ThreadPoolExecutor(max_workers=4) made per bat
 with as_completed, as the sketch's execute_parallel does. The tools do the same real work as
 toolgate's get_time/get_date (zoneinfo). No third-party packages.
 
-Usage: python3 bench/baseline_server.py PORT
+Usage: python3 bench/baseline_server.py PORT (0 picks a free one; the port is printed)
 """
 
 import json
@@ -76,5 +76,5 @@ class Handler(BaseHTTPRequestHandler):
 
 if __name__ == "__main__":
     server = ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Handler)
-    print("listening", flush=True)
+    print(f"listening on {server.server_address[1]}", flush=True)
     server.serve_forever()

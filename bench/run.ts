@@ -40,11 +40,12 @@ async function start(command: string, args: string[], env: Record<string, string
   throw new Error(`${command} ${args.join(' ')} exited before it was ready`)
 }
 
-let nextPort = 18_900
-async function startGateway(env: Record<string, string>): Promise<string> {
-  const port = String(nextPort++)
-  await start(node, [new URL('gateway.ts', benchDir).pathname], { LOG_LEVEL: 'info', ...env, PORT: port }, /Server listening/)
-  return `http://127.0.0.1:${port}`
+/** Starts a Fastify server script on a free port; its base URL, read from its "Server listening at" log line. */
+async function startServer(script: string, env: Record<string, string>): Promise<string> {
+  const line = await start(node, [new URL(script, benchDir).pathname], { LOG_LEVEL: 'info', ...env, PORT: '0' }, /Server listening at/)
+  const url = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(line)?.[1]
+  if (url === undefined) throw new Error(`${script} did not say where it listens`)
+  return url
 }
 
 async function post(url: string, body: string): Promise<{ ms: number; reply: ExecuteReply }> {
@@ -145,7 +146,7 @@ try {
   const upstreams = JSON.parse(
     await start(node, [new URL('upstreams.ts', benchDir).pathname], { LATENCY_MS: '100' }, /^\{/),
   ) as { waitUrl: string; openMeteoUrl: string }
-  const gateway = await startGateway({
+  const gateway = await startServer('gateway.ts', {
     WAIT_URL: upstreams.waitUrl,
     OPEN_METEO_GEOCODING_URL: upstreams.openMeteoUrl,
     OPEN_METEO_FORECAST_URL: upstreams.openMeteoUrl,
@@ -194,8 +195,7 @@ try {
 
   // c. Throughput against a bare Fastify route echoing the same body; d. the Python baseline.
   log(`\nc. throughput (autocannon, ${String(connections)} connections, ${String(loadSeconds)} s each, bodies checked)`)
-  const echo = `http://127.0.0.1:${String(nextPort)}`
-  await start(node, [new URL('echo.ts', benchDir).pathname], { PORT: String(nextPort++), LOG_LEVEL: 'info' }, /Server listening/)
+  const echo = await startServer('echo.ts', {})
   const noopBody = message([['noop_a', { a: 'x' }], ['noop_b', { a: 'x' }], ['noop_c', { a: 'x' }]])
   const clockBody = message([['get_time', { timezone: 'Asia/Tokyo' }], ['get_date', { timezone: 'Asia/Tokyo' }], ['get_time', { timezone: 'Europe/Paris' }]])
   const sectionC = {
@@ -208,8 +208,7 @@ try {
   }
 
   log('\nd. the reference sketch as a baseline (Python ThreadPoolExecutor(max_workers=4), same time/date batch)')
-  const pythonPort = String(nextPort++)
-  await start('python3', [new URL('baseline_server.py', benchDir).pathname, pythonPort], {}, /listening/)
+  const pythonPort = /listening on (\d+)/.exec(await start('python3', [new URL('baseline_server.py', benchDir).pathname, '0'], {}, /listening on \d+/))?.[1] ?? ''
   const python = await load(`http://127.0.0.1:${pythonPort}/execute`, clockBody, 'python')
   const sectionD = { python, toolgate: sectionC.builtinClock.toolgate, ratio: ratio(sectionC.builtinClock.toolgate, python) }
   log(`  python ${String(round(python.requestsPerSecond, 0))} req/s (p50 ${String(python.latencyP50Ms)} ms, p99 ${String(python.latencyP99Ms)} ms); toolgate ${String(sectionD.ratio)}x`)
