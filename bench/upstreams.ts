@@ -12,6 +12,8 @@ const wait = createServer((request, response) => {
     response.end(`{"waitedMs":${String(ms)}}`)
   }, ms)
 })
+// Keep the gateway's pooled connections open between sections, so that no run pays for new ones.
+wait.keepAliveTimeout = 120_000
 wait.listen(0, '127.0.0.1')
 await once(wait, 'listening')
 const openMeteo = await startOpenMeteoStub({ latencyMs: Number(process.env.LATENCY_MS ?? 100) })
