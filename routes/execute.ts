@@ -1,7 +1,7 @@
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { extractCalls } from '../src/extract-calls.ts'
-import { executeReplySchema, formatReply } from '../src/format-reply.ts'
+import { executeReplySchema, formatReply, formatVerdicts, validateReplySchema } from '../src/format-reply.ts'
 import { abortOnDisconnect } from '../src/http/abort-on-disconnect.ts'
 import { executePayloadSchema } from '../src/normalize-payload.ts'
 import { errorReplySchema } from './error-reply.ts'
@@ -16,19 +16,23 @@ export const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => 
           "Runs every tool call of the payload (in parallel by default) and answers one tool message per call, in the calls' order, with the model's ids. HTTP 200 whenever the payload was understood, even if every call failed.",
         querystring: z.object({
           mode: z
-            .enum(['parallel', 'sequential'])
+            .enum(['parallel', 'sequential', 'validate'])
             .default('parallel')
-            .describe('sequential runs the same calls one at a time, to compare on the same gateway.'),
+            .describe(
+              'sequential runs the same calls one at a time, to compare on the same gateway; validate checks every call (tool, arguments) and runs none.',
+            ),
         }),
         body: executePayloadSchema,
-        response: { 200: executeReplySchema, 400: errorReplySchema, 413: errorReplySchema, 415: errorReplySchema, 503: errorReplySchema },
+        response: { 200: z.union([executeReplySchema, validateReplySchema]), 400: errorReplySchema, 413: errorReplySchema, 415: errorReplySchema, 503: errorReplySchema },
       },
     },
     async (request, reply) => {
       const calls = extractCalls(request.body, app.config.maxCallsPerRequest)
+      const { mode } = request.query
+      if (mode === 'validate') return formatVerdicts(app.executor.validate(calls))
       const disconnect = abortOnDisconnect(request, reply)
       try {
-        const batch = await app.executor.execute(calls, { mode: request.query.mode, signal: disconnect.signal, log: request.log })
+        const batch = await app.executor.execute(calls, { mode, signal: disconnect.signal, log: request.log })
         return formatReply(batch)
       } finally {
         disconnect.dispose()

@@ -47,6 +47,9 @@ export interface CallResult {
   queuedMs: number
 }
 
+/** Whether a call would run, and if not why: what `?mode=validate` answers. */
+export type CallVerdict = Pick<CallResult, 'id' | 'name' | 'ok' | 'error'>
+
 /** One call's answer, in the order of the calls. */
 export interface ExecutedCall {
   result: CallResult
@@ -103,12 +106,23 @@ export class Executor {
   }
 
   /**
+   * Checks every call as execution would (the tool exists, the arguments parse and match its
+   * schema) and runs nothing: one verdict per call, in the calls' order.
+   */
+  validate(calls: readonly RawToolCall[]): CallVerdict[] {
+    return calls.map((call) => {
+      const { error } = prepareCall(call, this.#registry, this.#argumentLimits)
+      if (error === undefined) return { id: call.id, name: call.name, ok: true }
+      return { id: call.id, name: call.name, ok: false, error: { code: error.code, message: error.message } }
+    })
+  }
+
+  /**
    * Validates every call, admits the runnable ones or refuses the whole batch (RequestError
    * `queue_full`, before anything runs), then runs them and answers each in the calls' order.
    */
   async execute(calls: readonly RawToolCall[], options: BatchOptions): Promise<BatchResult> {
-    const limits = { maxArgumentBytes: this.#options.maxArgumentBytes, maxArgumentDepth: this.#options.maxArgumentDepth }
-    const prepared = calls.map((call) => prepareCall(call, this.#registry, limits))
+    const prepared = calls.map((call) => prepareCall(call, this.#registry, this.#argumentLimits))
     this.#admit(prepared.filter((entry) => entry.error === undefined).length)
 
     const batch = new CancelScope(options.signal)
@@ -202,6 +216,10 @@ export class Executor {
       'call answered',
     )
     return executed
+  }
+
+  get #argumentLimits() {
+    return { maxArgumentBytes: this.#options.maxArgumentBytes, maxArgumentDepth: this.#options.maxArgumentDepth }
   }
 
   #policyFor(tool: Tool): CallPolicy {

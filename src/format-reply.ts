@@ -1,7 +1,7 @@
 import type { ChatCompletionToolMessageParam } from 'openai/resources/chat/completions'
 import { z } from 'zod'
 import { callErrorCodes } from './errors.ts'
-import type { BatchResult, CallResult, ExecutedCall } from './executor.ts'
+import type { BatchResult, CallResult, CallVerdict, ExecutedCall } from './executor.ts'
 
 const callErrorSchema = z.object({
   code: z.enum(Object.keys(callErrorCodes) as [keyof typeof callErrorCodes]),
@@ -40,6 +40,23 @@ export const executeReplySchema = z.object({
 })
 
 export type ExecuteReply = z.output<typeof executeReplySchema>
+
+export const validateReplySchema = z.object({
+  status: executeReplySchema.shape.status.describe(
+    'complete: every call would run; partial: some would; failed: none would; empty: the payload held no calls.',
+  ),
+  results: z
+    .array(z.object({ id: z.string(), name: z.string(), ok: z.boolean(), error: callErrorSchema.optional() }))
+    .describe("One verdict per call, in the calls' order; nothing ran."),
+  errors: executeReplySchema.shape.errors,
+})
+
+export type ValidateReply = z.output<typeof validateReplySchema>
+
+/** The reply to POST /execute?mode=validate: one verdict per call, with the same codes as execution. */
+export function formatVerdicts(results: CallVerdict[]): ValidateReply {
+  return { status: completenessStatus(results), results, errors: aggregateErrors(results) }
+}
 export type BatchStatus = ExecuteReply['status']
 
 /** The reply to POST /execute: tool messages, per-call results, completeness and aggregated errors. */

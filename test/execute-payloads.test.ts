@@ -117,6 +117,48 @@ describe('POST /execute payload shapes', () => {
   })
 })
 
+describe('POST /execute?mode=validate', () => {
+  it('answers one verdict per call with the codes execution would give, and runs nothing', async (t) => {
+    let ran = 0
+    const counting = { ...sleepTool, execute: () => ++ran }
+    const app = await buildTestApp(t, { tools: [counting] })
+    const payload = assistantMessage([
+      ['a', 'sleep', { ms: 10 }],
+      ['b', 'sleep', { ms: 'soon' }],
+      ['c', 'slep', {}],
+      ['d', 'sleep', '{oops'],
+    ])
+    const response = await app.inject({ method: 'POST', url: '/execute?mode=validate', payload })
+    assert.equal(response.statusCode, 200)
+    const reply = response.json<{ status: string; results: Array<{ id: string; ok: boolean; error?: { code: string; message: string } }>; errors: string }>()
+    assert.equal(reply.status, 'partial')
+    assert.deepEqual(
+      reply.results.map((result) => [result.id, result.ok, result.error?.code]),
+      [
+        ['a', true, undefined],
+        ['b', false, 'invalid_arguments'],
+        ['c', false, 'unknown_tool'],
+        ['d', false, 'invalid_arguments'],
+      ],
+    )
+    assert.match(reply.results[2]?.error?.message ?? '', /Did you mean "sleep"\?/)
+    assert.match(reply.errors, /^Multiple errors occurred:\nsleep: arguments do not match the schema of sleep/)
+    assert.equal(ran, 0)
+  })
+
+  it('takes no room in the queue: a batch larger than its capacity is still checked', async (t) => {
+    const app = await buildTestApp(t, { env: { TOOLGATE_CONCURRENCY: '1', TOOLGATE_MAX_QUEUED_CALLS: '0' } })
+    const payload = assistantMessage([
+      ['a', 'get_time', {}],
+      ['b', 'get_date', {}],
+    ])
+    const validated = await app.inject({ method: 'POST', url: '/execute?mode=validate', payload })
+    assert.equal(validated.json<{ status: string }>().status, 'complete')
+    const executed = await app.inject({ method: 'POST', url: '/execute', payload })
+    assert.equal(executed.statusCode, 503)
+  })
+})
+
 describe('POST /execute refuses what it cannot understand', () => {
   const cases: Array<{ name: string; payload: unknown; code: string; path?: string; status?: number }> = [
     { name: 'an empty object', payload: {}, code: 'invalid_payload', path: 'body' },
