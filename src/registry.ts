@@ -1,13 +1,14 @@
-import type { ChatCompletionFunctionTool } from 'openai/resources/chat/completions'
 import { z } from 'zod'
 import type { Tool } from './tool.ts'
+import { declareTools, type DeclarationFormat, type ToolDescription } from './tool-declarations.ts'
 
 const toolNamePattern = /^[a-zA-Z0-9_-]{1,64}$/
 
 /** The tools a gateway can run, by name. Names are looked up in a Map: `__proto__` is just an unknown name. */
 export class ToolRegistry {
   readonly #tools = new Map<string, Tool>()
-  readonly #openAITools: ChatCompletionFunctionTool[]
+  readonly #descriptions: ToolDescription[]
+  readonly #declarations = new Map<DeclarationFormat, ReturnType<typeof declareTools>>()
 
   constructor(tools: Iterable<Tool>) {
     for (const tool of tools) {
@@ -18,7 +19,7 @@ export class ToolRegistry {
       checkLimits(tool)
       this.#tools.set(tool.name, tool)
     }
-    this.#openAITools = [...this.#tools.values()].map(toOpenAITool)
+    this.#descriptions = [...this.#tools.values()].map(describe)
   }
 
   get(name: string): Tool | undefined {
@@ -37,9 +38,14 @@ export class ToolRegistry {
     return this.#tools.size
   }
 
-  /** The registry as the `tools` parameter of a chat completion request. */
-  toOpenAITools(): ChatCompletionFunctionTool[] {
-    return this.#openAITools
+  /** The registry as the `tools` parameter of a request to the given provider. @default 'openai' (Chat Completions) */
+  declare(format: DeclarationFormat = 'openai'): ReturnType<typeof declareTools> {
+    let declarations = this.#declarations.get(format)
+    if (declarations === undefined) {
+      declarations = declareTools(this.#descriptions, format)
+      this.#declarations.set(format, declarations)
+    }
+    return declarations
   }
 }
 
@@ -55,10 +61,10 @@ function checkLimits(tool: Tool): void {
   }
 }
 
-function toOpenAITool(tool: Tool): ChatCompletionFunctionTool {
+function describe(tool: Tool): ToolDescription {
   const { $schema: _dialect, ...parameters } = z.toJSONSchema(tool.inputSchema, { io: 'input' })
   if (parameters.type !== 'object') {
     throw new TypeError(`Tool "${tool.name}": inputSchema must be an object schema, got ${String(parameters.type)}`)
   }
-  return { type: 'function', function: { name: tool.name, description: tool.description, parameters } }
+  return { name: tool.name, description: tool.description, parameters }
 }

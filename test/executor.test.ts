@@ -370,7 +370,7 @@ describe('ToolRegistry', () => {
   })
 
   it('describes its tools as OpenAI function tools with the JSON Schema of their zod schema', () => {
-    const [definition] = new ToolRegistry([sleepTool]).toOpenAITools()
+    const [definition] = new ToolRegistry([sleepTool]).declare()
     assert.deepEqual(definition, {
       type: 'function',
       function: {

@@ -78,6 +78,20 @@ describe('the real server on a loopback port', () => {
     })
   })
 
+  it("declares the tools in each provider's format with GET /tools?format=", async (t) => {
+    const app = await buildTestApp(t, { tools: [sleepTool] })
+    const get = async (format: string) => (await app.inject({ method: 'GET', url: `/tools?format=${format}` })).json<unknown>()
+    const parameters = { type: 'object', properties: { ms: { type: 'integer', minimum: 0, maximum: 60_000 } }, required: ['ms'] }
+    const description = 'Waits, then answers.'
+    assert.deepEqual(await get('openai'), [{ type: 'function', function: { name: 'sleep', description, parameters } }])
+    assert.deepEqual(await get('responses'), [{ type: 'function', name: 'sleep', description, parameters, strict: false }])
+    assert.deepEqual(await get('anthropic'), [{ name: 'sleep', description, input_schema: parameters }])
+    assert.deepEqual(await get('gemini'), [{ functionDeclarations: [{ name: 'sleep', description, parametersJsonSchema: parameters }] }])
+    const unknown = await app.inject({ method: 'GET', url: '/tools?format=cohere' })
+    assert.equal(unknown.statusCode, 400)
+    assert.equal(unknown.json<{ error: { code: string; path: string } }>().error.path, 'query.format')
+  })
+
   it('answers 503 with Retry-After when the queue is full, and every admitted call still gets its answer', async (t) => {
     const { tool, stats } = concurrencyProbe('probe', 150)
     const app = await buildTestApp(t, { tools: [tool], env: { TOOLGATE_CONCURRENCY: '2', TOOLGATE_MAX_QUEUED_CALLS: '2' } })
