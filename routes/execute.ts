@@ -33,7 +33,7 @@ export const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => 
       const disconnect = abortOnDisconnect(request, reply)
       try {
         const batch = await app.executor.execute(calls, { mode, signal: disconnect.signal, log: request.log })
-        return formatReply(batch)
+        return formatReply(batch, request.body.format)
       } finally {
         disconnect.dispose()
       }

@@ -1,5 +1,8 @@
+import type { ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages'
 import type { ChatCompletionToolMessageParam } from 'openai/resources/chat/completions'
+import type { ResponseInputItem } from 'openai/resources/responses/responses'
 import { z } from 'zod'
+import type { PayloadFormat } from './normalize-payload.ts'
 import { callErrorCodes } from './errors.ts'
 import type { BatchResult, CallResult, CallVerdict, ExecutedCall } from './executor.ts'
 
@@ -13,8 +16,23 @@ export const executeReplySchema = z.object({
     .enum(['complete', 'partial', 'failed', 'empty'])
     .describe('complete: every call succeeded; partial: some did; failed: none did; empty: the payload held no calls.'),
   messages: z
-    .array(z.object({ role: z.literal('tool'), tool_call_id: z.string(), content: z.string() }))
-    .describe("One tool message per call, in the calls' order, ready to append to the conversation."),
+    .array(
+      z.union([
+        z.object({ role: z.literal('tool'), tool_call_id: z.string(), content: z.string() }).describe('Chat Completions: one per call'),
+        z
+          .object({ type: z.literal('function_call_output'), call_id: z.string(), output: z.string() })
+          .describe('Responses API: one per call, keyed by call_id'),
+        z
+          .object({
+            role: z.literal('user'),
+            content: z.array(
+              z.object({ type: z.literal('tool_result'), tool_use_id: z.string(), content: z.string(), is_error: z.boolean().optional() }),
+            ),
+          })
+          .describe('Anthropic: one user message holding every tool_result'),
+      ]),
+    )
+    .describe("The answers in the payload's own provider format, in the calls' order, ready to append to the conversation."),
   results: z
     .array(
       z.object({
@@ -39,7 +57,13 @@ export const executeReplySchema = z.object({
   }),
 })
 
-export type ExecuteReply = z.output<typeof executeReplySchema>
+type ReplyShape = z.output<typeof executeReplySchema>
+/** One answer in any provider's format. */
+export type ToolMessage = ReplyShape['messages'][number]
+/** A Chat Completions tool message: what every OpenAI-shaped payload gets. */
+export type ChatToolMessage = Extract<ToolMessage, { role: 'tool' }>
+/** The reply; its messages are Chat Completions tool messages unless the payload came from another provider. */
+export type ExecuteReply<Message extends ToolMessage = ChatToolMessage> = Omit<ReplyShape, 'messages'> & { messages: Message[] }
 
 export const validateReplySchema = z.object({
   status: executeReplySchema.shape.status.describe(
@@ -57,23 +81,47 @@ export type ValidateReply = z.output<typeof validateReplySchema>
 export function formatVerdicts(results: CallVerdict[]): ValidateReply {
   return { status: completenessStatus(results), results, errors: aggregateErrors(results) }
 }
-export type BatchStatus = ExecuteReply['status']
+export type BatchStatus = ReplyShape['status']
 
 /** The reply to POST /execute: tool messages, per-call results, completeness and aggregated errors. */
-export function formatReply(batch: BatchResult): ExecuteReply {
+export function formatReply(batch: BatchResult): ExecuteReply
+export function formatReply(batch: BatchResult, format: PayloadFormat): ExecuteReply<ToolMessage>
+export function formatReply(batch: BatchResult, format: PayloadFormat = 'chat.completion'): ExecuteReply<ToolMessage> {
   const { calls } = batch
   const results = calls.map((call) => call.result)
   return {
     status: completenessStatus(results),
-    messages: calls.map(toToolMessage),
+    messages: toolMessages(calls, format),
     results,
     errors: aggregateErrors(results),
     timing: { wallMs: batch.wallMs, sumMs: Math.round(results.reduce((sum, result) => sum + result.durationMs, 0) * 100) / 100 },
   }
 }
 
-function toToolMessage(call: ExecutedCall): ChatCompletionToolMessageParam & { content: string } {
-  return { role: 'tool', tool_call_id: call.result.id, content: call.content }
+/** The answers as the payload's provider expects them next, linked to the calls by its own ids. */
+function toolMessages(calls: readonly ExecutedCall[], format: PayloadFormat): ToolMessage[] {
+  switch (format) {
+    case 'responses':
+      return calls.map(
+        ({ result, content }) =>
+          ({ type: 'function_call_output', call_id: result.id, output: content }) satisfies ResponseInputItem.FunctionCallOutput,
+      )
+    case 'anthropic': {
+      if (calls.length === 0) return []
+      // One user message for the whole batch: Anthropic wants every tool_result of a turn together.
+      const blocks = calls.map(({ result, content }) => ({
+        type: 'tool_result' as const,
+        tool_use_id: result.id,
+        content,
+        ...(result.ok ? {} : { is_error: true }),
+      }) satisfies ToolResultBlockParam)
+      return [{ role: 'user', content: blocks }]
+    }
+    default:
+      return calls.map(
+        ({ result, content }) => ({ role: 'tool', tool_call_id: result.id, content }) satisfies ChatCompletionToolMessageParam,
+      )
+  }
 }
 
 /** The sketch's completeness check: all succeeded, some, none, or there was nothing to run. */

@@ -10,7 +10,7 @@ export interface RawToolCall {
   path: string
 }
 
-export type PayloadFormat = 'chat.completion' | 'assistant_message' | 'conversation' | 'sketch'
+export type PayloadFormat = 'chat.completion' | 'assistant_message' | 'conversation' | 'sketch' | 'responses' | 'anthropic'
 
 /** Any accepted body, reduced to the calls to run. */
 export interface NormalizedPayload {
@@ -72,6 +72,8 @@ const chatCompletionPayload = z
   )
 
 const assistantMessagePayload = assistantMessageSchema
+  // An Anthropic message has role "assistant" too, and type "message": a malformed one must not pass for this shape.
+  .extend({ type: z.never().optional() })
   .describe('One assistant message.')
   .transform(
     (message): NormalizedPayload => ({
@@ -103,9 +105,83 @@ const sketchPayload = z
     }),
   )
 
+const functionCallItem = z.object({
+  type: z.literal('function_call'),
+  call_id: z.string().min(1).describe('What the function_call_output answers (not the item id fc_...).'),
+  name: z.string(),
+  arguments: z.unknown().optional().meta({ type: ['string', 'object'] }),
+})
+
+const toolUseBlock = z.object({
+  type: z.literal('tool_use'),
+  id: z.string().min(1),
+  name: z.string(),
+  input: z.unknown().optional().meta({ type: 'object' }),
+})
+
+/**
+ * Items of a list where only those of one type are calls (Responses output items, Anthropic
+ * content blocks): the calls are checked with `schema`, issues reported at their own paths,
+ * every other item passed over.
+ */
+function callsAmong<Call extends z.ZodType<{ type: string }>>(
+  list: z.output<typeof anyItems>,
+  listPath: string,
+  type: string,
+  schema: Call,
+  context: z.core.$RefinementCtx,
+): Array<{ call: z.output<Call>; path: string }> | undefined {
+  const calls: Array<{ call: z.output<Call>; path: string }> = []
+  let valid = true
+  for (const [index, item] of list.entries()) {
+    if (item.type !== type) continue
+    const parsed = schema.safeParse(item)
+    if (parsed.success) {
+      calls.push({ call: parsed.data, path: `${listPath}[${String(index)}]` })
+      continue
+    }
+    valid = false
+    for (const issue of parsed.error.issues) {
+      context.issues.push({ code: 'custom', message: issue.message, input: item, path: [listPath, index, ...issue.path] })
+    }
+  }
+  return valid ? calls : undefined
+}
+
+const anyItems = z.array(z.looseObject({ type: z.string() }))
+
+const responsesPayload = z
+  .object({ object: z.literal('response'), output: anyItems.describe('function_call items among reasoning, message and other items') })
+  .describe('An OpenAI Responses API response; its function_call items run, keyed by call_id.')
+  .transform((response, context): NormalizedPayload => {
+    const found = callsAmong(response.output, 'output', 'function_call', functionCallItem, context)
+    if (found === undefined) return z.NEVER
+    return {
+      format: 'responses',
+      calls: found.map(({ call, path }) => ({ id: call.call_id, name: call.name, arguments: call.arguments, path })),
+    }
+  })
+
+const anthropicPayload = z
+  .object({
+    type: z.literal('message'),
+    role: z.literal('assistant'),
+    content: anyItems.describe('tool_use blocks among text, thinking and other blocks'),
+  })
+  .describe('An Anthropic Messages API response; its tool_use blocks run.')
+  .transform((message, context): NormalizedPayload => {
+    const found = callsAmong(message.content, 'content', 'tool_use', toolUseBlock, context)
+    if (found === undefined) return z.NEVER
+    return {
+      format: 'anthropic',
+      calls: found.map(({ call, path }) => ({ id: call.id, name: call.name, arguments: call.input, path })),
+    }
+  })
+
 /** The body of POST /execute: which shape it is follows from its fields. */
 export const executePayloadSchema = z
-  .union([chatCompletionPayload, assistantMessagePayload, conversationPayload, sketchPayload])
+  // Anthropic before the OpenAI assistant message: an Anthropic message also has role "assistant".
+  .union([chatCompletionPayload, responsesPayload, anthropicPayload, assistantMessagePayload, conversationPayload, sketchPayload])
   .describe(
-    'an OpenAI chat completion, an assistant message with tool_calls, a conversation (an array of messages) or {"message": [...]} as in the reference sketch',
+    'an OpenAI chat completion, an assistant message with tool_calls, a conversation (an array of messages), {"message": [...]} as in the reference sketch, an OpenAI Responses API response or an Anthropic Messages API response',
   )

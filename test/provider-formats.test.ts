@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict'
+import { describe, it, type TestContext } from 'node:test'
+import type { MessageParam } from '@anthropic-ai/sdk/resources/messages'
+import type { ResponseInputItem } from 'openai/resources/responses/responses'
+import type { ExecuteReply, ToolMessage } from '../src/format-reply.ts'
+import { buildTestApp } from './helpers/app.ts'
+
+/** A Responses API response as documented: reasoning, two function calls (one with empty arguments), a message. */
+const responsesPayload = {
+  id: 'resp_67ccd2bed1ec8190b14f964abc0542670bb6a6b452d3795b',
+  object: 'response',
+  created_at: 1_741_476_542,
+  status: 'completed',
+  model: 'gpt-4.1-2025-04-14',
+  output: [
+    { type: 'reasoning', id: 'rs_67ccd3d1', summary: [] },
+    { type: 'function_call', id: 'fc_12345xyz', call_id: 'call_12345xyz', name: 'get_time', arguments: '{"timezone":"Asia/Tokyo"}', status: 'completed' },
+    { type: 'function_call', id: 'fc_67890abc', call_id: 'call_67890abc', name: 'get_date', arguments: '', status: 'completed' },
+    { type: 'function_call', id: 'fc_bad', call_id: 'call_bad', name: 'get_time', arguments: '{"timezone":"Nowhere"}', status: 'completed' },
+    {
+      type: 'message',
+      id: 'msg_67ccd3ac',
+      role: 'assistant',
+      status: 'completed',
+      content: [{ type: 'output_text', text: 'Checking.', annotations: [] }],
+    },
+  ],
+  parallel_tool_calls: true,
+  usage: { input_tokens: 291, output_tokens: 23, total_tokens: 314 },
+}
+
+/** An Anthropic Messages API response as documented: a text block, then tool_use blocks. */
+const anthropicPayload = {
+  id: 'msg_01Aq9w938a90dw8q',
+  type: 'message',
+  role: 'assistant',
+  model: 'claude-sonnet-4-5',
+  content: [
+    { type: 'text', text: "I'll look up the time and date in Tokyo." },
+    { type: 'tool_use', id: 'toolu_01A09q90qw90lq917835lq9', name: 'get_time', input: { timezone: 'Asia/Tokyo' } },
+    { type: 'tool_use', id: 'toolu_01B2c3d4e5f6', name: 'get_date', input: {} },
+    { type: 'tool_use', id: 'toolu_01Cbad', name: 'get_wether', input: {} },
+  ],
+  stop_reason: 'tool_use',
+  stop_sequence: null,
+  usage: { input_tokens: 472, output_tokens: 91 },
+}
+
+type Reply = ExecuteReply<ToolMessage> & { error?: { code: string; path?: string } }
+
+async function execute(t: TestContext, payload: object): Promise<Reply> {
+  const app = await buildTestApp(t)
+  return (await app.inject({ method: 'POST', url: '/execute', payload })).json<Reply>()
+}
+
+describe('OpenAI Responses API payloads', () => {
+  it('runs the function_call items among reasoning and message items, answering by call_id', async (t) => {
+    const reply = await execute(t, responsesPayload)
+    assert.equal(reply.status, 'partial')
+    assert.deepEqual(
+      reply.results.map((result) => [result.id, result.error?.code ?? 'ok']),
+      [
+        ['call_12345xyz', 'ok'],
+        ['call_67890abc', 'ok'],
+        ['call_bad', 'invalid_arguments'],
+      ],
+    )
+    assert.deepEqual(
+      reply.messages.map((message) => Object.keys(message).sort()),
+      [
+        ['call_id', 'output', 'type'],
+        ['call_id', 'output', 'type'],
+        ['call_id', 'output', 'type'],
+      ],
+    )
+    // The answers, appended after the response's own output items, make the next request's input.
+    const input: ResponseInputItem[] = [
+      { role: 'user', content: 'What time and date is it in Tokyo?' },
+      ...responsesPayload.output.flatMap((item) =>
+        item.type === 'function_call'
+          ? [{ type: 'function_call' as const, call_id: String(item.call_id), name: String(item.name), arguments: String(item.arguments) }]
+          : [],
+      ),
+      ...reply.messages.map((message): ResponseInputItem => {
+        assert.ok('type' in message, 'a function_call_output item')
+        return message
+      }),
+    ]
+    assert.deepEqual(
+      input.slice(4).map((item) => ('call_id' in item ? item.call_id : '')),
+      ['call_12345xyz', 'call_67890abc', 'call_bad'],
+    )
+  })
+})
+
+describe('Anthropic Messages API payloads', () => {
+  it('runs the tool_use blocks and answers with ONE user message of tool_result blocks, errors flagged', async (t) => {
+    const reply = await execute(t, anthropicPayload)
+    assert.equal(reply.status, 'partial')
+    assert.equal(reply.messages.length, 1)
+    const [answer] = reply.messages
+    assert.ok(answer && 'role' in answer && answer.role === 'user')
+    assert.ok(Array.isArray(answer.content))
+    assert.deepEqual(
+      answer.content.map((block) => [block.type, block.tool_use_id, block.is_error ?? false]),
+      [
+        ['tool_result', 'toolu_01A09q90qw90lq917835lq9', false],
+        ['tool_result', 'toolu_01B2c3d4e5f6', false],
+        ['tool_result', 'toolu_01Cbad', true],
+      ],
+    )
+    assert.match(answer.content[2]?.content ?? '', /"code":"unknown_tool"/)
+    // The conversation continues with the assistant's content as it was, then the answer.
+    const next: MessageParam[] = [
+      { role: 'user', content: 'What time and date is it in Tokyo?' },
+      { role: 'assistant', content: anthropicPayload.content as MessageParam['content'] },
+      answer,
+    ]
+    assert.equal(next.length, 3)
+  })
+
+  it('answers no message at all when there is no tool_use block', async (t) => {
+    const reply = await execute(t, { ...anthropicPayload, content: [{ type: 'text', text: 'Hello' }], stop_reason: 'end_turn' })
+    assert.deepEqual([reply.status, reply.messages], ['empty', []])
+  })
+
+  it('refuses a tool_use block without an id, naming it', async (t) => {
+    const reply = await execute(t, { ...anthropicPayload, content: [{ type: 'tool_use', name: 'get_time', input: {} }] })
+    assert.equal(reply.error?.code, 'invalid_payload')
+    assert.equal(reply.error.path, 'body.content[0].id')
+  })
+})
