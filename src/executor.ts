@@ -55,6 +55,8 @@ export interface ExecutedCall {
   result: CallResult
   /** What the model reads in its tool message. */
   content: string
+  /** The payload had no id for this call; `result.id` was made up by toolgate. */
+  assignedId?: true
 }
 
 export interface BatchResult {
@@ -256,11 +258,12 @@ function toCancellation(reason: unknown): CallError {
 
 function toExecutedCall(call: RawToolCall, outcome: CallOutcome, queuedMs: number): ExecutedCall {
   const timing = { attempts: outcome.attempts, durationMs: round(outcome.durationMs), queuedMs: round(queuedMs) }
+  const assigned = call.assignedId ? { assignedId: true as const } : {}
   if (outcome.ok) {
-    return { result: { id: call.id, name: call.name, ok: true, output: outcome.output, ...timing }, content: outcome.content }
+    return { result: { id: call.id, name: call.name, ok: true, output: outcome.output, ...timing }, content: outcome.content, ...assigned }
   }
   const error = { code: outcome.error.code, message: outcome.error.message }
-  return { result: { id: call.id, name: call.name, ok: false, error, ...timing }, content: JSON.stringify({ error }) }
+  return { result: { id: call.id, name: call.name, ok: false, error, ...timing }, content: JSON.stringify({ error }), ...assigned }
 }
 
 /** The one invariant whose breach is a bug, not a per-call failure: every call answered, in order. */

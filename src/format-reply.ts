@@ -30,6 +30,17 @@ export const executeReplySchema = z.object({
             ),
           })
           .describe('Anthropic: one user message holding every tool_result'),
+        z
+          .object({
+            role: z.literal('user'),
+            parts: z.array(
+              z.object({
+                functionResponse: z.object({ name: z.string(), id: z.string().optional(), response: z.record(z.string(), z.unknown()) }),
+              }),
+            ),
+          })
+          .describe('Gemini: one user content holding every functionResponse part'),
+        z.object({ role: z.literal('tool'), content: z.string(), tool_name: z.string() }).describe('Ollama: one per call'),
       ]),
     )
     .describe("The answers in the payload's own provider format, in the calls' order, ready to append to the conversation."),
@@ -61,7 +72,7 @@ type ReplyShape = z.output<typeof executeReplySchema>
 /** One answer in any provider's format. */
 export type ToolMessage = ReplyShape['messages'][number]
 /** A Chat Completions tool message: what every OpenAI-shaped payload gets. */
-export type ChatToolMessage = Extract<ToolMessage, { role: 'tool' }>
+export type ChatToolMessage = Extract<ToolMessage, { tool_call_id: string }>
 /** The reply; its messages are Chat Completions tool messages unless the payload came from another provider. */
 export type ExecuteReply<Message extends ToolMessage = ChatToolMessage> = Omit<ReplyShape, 'messages'> & { messages: Message[] }
 
@@ -117,11 +128,30 @@ function toolMessages(calls: readonly ExecutedCall[], format: PayloadFormat): To
       }) satisfies ToolResultBlockParam)
       return [{ role: 'user', content: blocks }]
     }
+    case 'gemini': {
+      if (calls.length === 0) return []
+      // One user content after the calls; an id goes back only when the model sent one.
+      const parts = calls.map(({ result, assignedId }) => ({
+        functionResponse: {
+          name: result.name,
+          ...(assignedId ? {} : { id: result.id }),
+          response: result.ok ? asObject(result.output) : { error: result.error },
+        },
+      }))
+      return [{ role: 'user', parts }]
+    }
+    case 'ollama':
+      return calls.map(({ result, content }) => ({ role: 'tool', content, tool_name: result.name }))
     default:
       return calls.map(
         ({ result, content }) => ({ role: 'tool', tool_call_id: result.id, content }) satisfies ChatCompletionToolMessageParam,
       )
   }
+}
+
+/** Gemini wants an object as a function's response: objects go as they are, anything else under `result`. */
+function asObject(output: unknown): Record<string, unknown> {
+  return typeof output === 'object' && output !== null && !Array.isArray(output) ? (output as Record<string, unknown>) : { result: output }
 }
 
 /** The sketch's completeness check: all succeeded, some, none, or there was nothing to run. */

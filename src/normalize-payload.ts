@@ -8,9 +8,19 @@ export interface RawToolCall {
   arguments: unknown
   /** Where the call sits in the body, e.g. `choices[0].message.tool_calls[2]`. */
   path: string
+  /** The payload carried no id for this call (Gemini, Ollama): toolgate made `id` up, and must not send it back. */
+  assignedId?: true
 }
 
-export type PayloadFormat = 'chat.completion' | 'assistant_message' | 'conversation' | 'sketch' | 'responses' | 'anthropic'
+export type PayloadFormat =
+  | 'chat.completion'
+  | 'assistant_message'
+  | 'conversation'
+  | 'sketch'
+  | 'responses'
+  | 'anthropic'
+  | 'gemini'
+  | 'ollama'
 
 /** Any accepted body, reduced to the calls to run. */
 export interface NormalizedPayload {
@@ -178,10 +188,83 @@ const anthropicPayload = z
     }
   })
 
+const functionCallPart = z.object({
+  functionCall: z.object({
+    name: z.string(),
+    args: z.unknown().optional().meta({ type: 'object' }),
+    id: z.string().min(1).optional().describe('Only newer models send one.'),
+  }),
+})
+
+const geminiPayload = z
+  .object({
+    candidates: z
+      .array(z.object({ content: z.object({ parts: z.array(z.looseObject({})).optional() }).optional() }))
+      .min(1),
+  })
+  .describe("A Google Gemini generateContent response; the functionCall parts of candidates[0] run.")
+  .transform((response, context): NormalizedPayload => {
+    const parts = response.candidates[0]?.content?.parts ?? []
+    const calls: RawToolCall[] = []
+    for (const [index, part] of parts.entries()) {
+      if (!('functionCall' in part)) continue
+      const path = `candidates[0].content.parts[${String(index)}]`
+      const parsed = functionCallPart.safeParse(part)
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) {
+          context.issues.push({ code: 'custom', message: issue.message, input: part, path: ['candidates', 0, 'content', 'parts', index, ...issue.path] })
+        }
+        return z.NEVER
+      }
+      const { name, args, id } = parsed.data.functionCall
+      // Gemini calls may carry no id: the part's position names the call, so two calls of one tool stay apart.
+      calls.push({ id: id ?? `gemini_call_${String(index)}`, name, arguments: args, path, ...(id === undefined ? { assignedId: true } : {}) })
+    }
+    return { format: 'gemini', calls }
+  })
+
+const ollamaPayload = z
+  .object({
+    model: z.string(),
+    message: z.object({
+      role: z.literal('assistant'),
+      tool_calls: z
+        .array(
+          z.object({
+            id: z.string().min(1).optional().describe('Only newer servers send one.'),
+            function: z.object({ name: z.string(), arguments: z.unknown().optional().meta({ type: 'object' }) }),
+          }),
+        )
+        .nullish(),
+    }),
+  })
+  .describe('An Ollama /api/chat response; the tool_calls of its message run.')
+  .transform(
+    (response): NormalizedPayload => ({
+      format: 'ollama',
+      calls: (response.message.tool_calls ?? []).map((call, index) => ({
+        id: call.id ?? `ollama_call_${String(index)}`,
+        name: call.function.name,
+        arguments: call.function.arguments,
+        path: `message.tool_calls[${String(index)}]`,
+        ...(call.id === undefined ? { assignedId: true } : {}),
+      })),
+    }),
+  )
+
 /** The body of POST /execute: which shape it is follows from its fields. */
 export const executePayloadSchema = z
   // Anthropic before the OpenAI assistant message: an Anthropic message also has role "assistant".
-  .union([chatCompletionPayload, responsesPayload, anthropicPayload, assistantMessagePayload, conversationPayload, sketchPayload])
+  .union([
+    chatCompletionPayload,
+    responsesPayload,
+    anthropicPayload,
+    geminiPayload,
+    ollamaPayload,
+    assistantMessagePayload,
+    conversationPayload,
+    sketchPayload,
+  ])
   .describe(
-    'an OpenAI chat completion, an assistant message with tool_calls, a conversation (an array of messages), {"message": [...]} as in the reference sketch, an OpenAI Responses API response or an Anthropic Messages API response',
+    'an OpenAI chat completion, an assistant message with tool_calls, a conversation (an array of messages), {"message": [...]} as in the reference sketch, an OpenAI Responses API response, an Anthropic Messages API response, a Gemini generateContent response or an Ollama /api/chat response',
   )

@@ -99,7 +99,7 @@ describe('Anthropic Messages API payloads', () => {
     assert.equal(reply.status, 'partial')
     assert.equal(reply.messages.length, 1)
     const [answer] = reply.messages
-    assert.ok(answer && 'role' in answer && answer.role === 'user')
+    assert.ok(answer && 'role' in answer && answer.role === 'user' && 'content' in answer)
     assert.ok(Array.isArray(answer.content))
     assert.deepEqual(
       answer.content.map((block) => [block.type, block.tool_use_id, block.is_error ?? false]),
@@ -128,5 +128,90 @@ describe('Anthropic Messages API payloads', () => {
     const reply = await execute(t, { ...anthropicPayload, content: [{ type: 'tool_use', name: 'get_time', input: {} }] })
     assert.equal(reply.error?.code, 'invalid_payload')
     assert.equal(reply.error.path, 'body.content[0].id')
+  })
+})
+
+/** A Gemini generateContent response: a text part, two calls of one tool without ids, one with a thought signature. */
+const geminiPayload = {
+  candidates: [
+    {
+      content: {
+        role: 'model',
+        parts: [
+          { text: 'Let me check both cities.' },
+          { functionCall: { name: 'get_time', args: { timezone: 'Asia/Tokyo' } }, thoughtSignature: 'CiQBVKhc7xyz' },
+          { functionCall: { name: 'get_time', args: { timezone: 'Europe/Paris' } } },
+          { functionCall: { name: 'get_date', args: {}, id: 'fc-7f3a' } },
+        ],
+      },
+      finishReason: 'STOP',
+      index: 0,
+    },
+  ],
+  usageMetadata: { promptTokenCount: 120, candidatesTokenCount: 40, totalTokenCount: 160 },
+  modelVersion: 'gemini-2.5-flash',
+}
+
+describe('Gemini generateContent payloads', () => {
+  it('runs the functionCall parts, tells apart two calls of one tool without ids, and answers in one user content', async (t) => {
+    const reply = await execute(t, geminiPayload)
+    assert.equal(reply.status, 'complete')
+    assert.deepEqual(
+      reply.results.map((result) => [result.id, result.name]),
+      [
+        ['gemini_call_1', 'get_time'],
+        ['gemini_call_2', 'get_time'],
+        ['fc-7f3a', 'get_date'],
+      ],
+    )
+    assert.equal(reply.messages.length, 1)
+    const [answer] = reply.messages
+    assert.ok(answer && 'parts' in answer)
+    const responses = answer.parts.map((part) => part.functionResponse)
+    // Each answer carries its own call's result: Tokyo's time first, then Paris's, never swapped.
+    assert.deepEqual(
+      responses.map((response) => [response.name, response.id, (response.response as { timezone?: string }).timezone]),
+      [
+        ['get_time', undefined, 'Asia/Tokyo'],
+        ['get_time', undefined, 'Europe/Paris'],
+        ['get_date', 'fc-7f3a', 'UTC'],
+      ],
+    )
+  })
+
+  it('answers a failed call with an error object as its response', async (t) => {
+    const payload = { candidates: [{ content: { role: 'model', parts: [{ functionCall: { name: 'get_time', args: { timezone: 'Mars' } } }] } }] }
+    const reply = await execute(t, payload)
+    const [answer] = reply.messages
+    assert.ok(answer && 'parts' in answer)
+    assert.equal((answer.parts[0]?.functionResponse.response as { error?: { code: string } }).error?.code, 'invalid_arguments')
+  })
+})
+
+describe('Ollama /api/chat payloads', () => {
+  it('runs tool_calls whose arguments are objects and answers with tool messages naming the tool', async (t) => {
+    const reply = await execute(t, {
+      model: 'llama3.2',
+      created_at: '2026-11-24T10:00:00Z',
+      message: {
+        role: 'assistant',
+        content: '',
+        tool_calls: [
+          { function: { name: 'get_time', arguments: { timezone: 'Asia/Tokyo' } } },
+          { function: { name: 'get_date', arguments: { timezone: 'Asia/Tokyo' } } },
+        ],
+      },
+      done: true,
+      done_reason: 'stop',
+    })
+    assert.equal(reply.status, 'complete')
+    assert.deepEqual(
+      reply.messages.map((message) => ('tool_name' in message ? [message.role, message.tool_name] : [])),
+      [
+        ['tool', 'get_time'],
+        ['tool', 'get_date'],
+      ],
+    )
+    assert.match(JSON.stringify(reply.messages[0]), /\+09:00/)
   })
 })
