@@ -59,6 +59,10 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     reply.code(404).send({ error: { code: 'not_found', message: 'No such route; see GET /openapi.json.' } }),
   )
   app.removeContentTypeParser('text/plain')
+  // A streamed Chat Completions response may be handed over as the raw event stream it was.
+  app.addContentTypeParser('text/event-stream', { parseAs: 'string' }, (_request, body, done) => {
+    done(null, body)
+  })
   app.addHook('onRequest', (request, reply, done) => {
     void reply.header('x-request-id', request.id)
     done()

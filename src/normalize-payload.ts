@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { chatCompletionChunkSchema, parseServerSentEvents, reassembleToolCalls, type ChatCompletionChunk } from './reassemble-stream.ts'
 
 /** One tool call as the model wrote it, before anything is checked but its id and name. */
 export interface RawToolCall {
@@ -21,6 +22,7 @@ export type PayloadFormat =
   | 'anthropic'
   | 'gemini'
   | 'ollama'
+  | 'chat.completion.chunk'
 
 /** Any accepted body, reduced to the calls to run. */
 export interface NormalizedPayload {
@@ -252,6 +254,48 @@ const ollamaPayload = z
     }),
   )
 
+/** A streamed response's tool calls, put back together; a call still without id or name is reported. */
+function streamedCalls(chunks: readonly ChatCompletionChunk[], context: z.core.$RefinementCtx): NormalizedPayload {
+  const calls: RawToolCall[] = []
+  for (const call of reassembleToolCalls(chunks)) {
+    const path = `tool_calls[${String(call.index)}]`
+    if (call.id === undefined || call.name === undefined) {
+      const missing = call.id === undefined ? 'id' : 'name'
+      const [chunk, choice, fragment] = call.firstSeen
+      const where = [chunk, 'choices', choice, 'delta', 'tool_calls', fragment, ...(missing === 'id' ? ['id'] : ['function', 'name'])]
+      context.issues.push({ code: 'custom', message: `no chunk gave tool call ${String(call.index)} its ${missing}`, input: call, path: where })
+      return z.NEVER
+    }
+    calls.push({ id: call.id, name: call.name, arguments: call.arguments, path })
+  }
+  return { format: 'chat.completion.chunk', calls }
+}
+
+const streamedChunksPayload = z
+  .array(chatCompletionChunkSchema)
+  .min(1)
+  .describe('A streamed Chat Completions response: its chat.completion.chunk objects, in order; tool calls are put back together by index.')
+  .transform((chunks, context) => streamedCalls(chunks, context))
+
+const serverSentEventsPayload = z
+  .string()
+  .describe('The raw text/event-stream body of a streamed Chat Completions response (send it as text/event-stream).')
+  .transform((text, context): NormalizedPayload => {
+    let events: unknown[]
+    try {
+      events = parseServerSentEvents(text)
+    } catch {
+      context.issues.push({ code: 'custom', message: 'an event of the stream is not valid JSON', input: text, path: [] })
+      return z.NEVER
+    }
+    const chunks = z.array(chatCompletionChunkSchema).min(1).safeParse(events)
+    if (!chunks.success) {
+      for (const issue of chunks.error.issues) context.issues.push({ code: 'custom', message: issue.message, input: text, path: ['events', ...issue.path] })
+      return z.NEVER
+    }
+    return streamedCalls(chunks.data, context)
+  })
+
 /** The body of POST /execute: which shape it is follows from its fields. */
 export const executePayloadSchema = z
   // Anthropic before the OpenAI assistant message: an Anthropic message also has role "assistant".
@@ -261,10 +305,12 @@ export const executePayloadSchema = z
     anthropicPayload,
     geminiPayload,
     ollamaPayload,
+    streamedChunksPayload,
+    serverSentEventsPayload,
     assistantMessagePayload,
     conversationPayload,
     sketchPayload,
   ])
   .describe(
-    'an OpenAI chat completion, an assistant message with tool_calls, a conversation (an array of messages), {"message": [...]} as in the reference sketch, an OpenAI Responses API response, an Anthropic Messages API response, a Gemini generateContent response or an Ollama /api/chat response',
+    'an OpenAI chat completion, an assistant message with tool_calls, a conversation (an array of messages), {"message": [...]} as in the reference sketch, an OpenAI Responses API response, an Anthropic Messages API response, a Gemini generateContent response, an Ollama /api/chat response, or a streamed Chat Completions response (its chunks, or its raw text/event-stream text)',
   )

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict'
 import { describe, it, type TestContext } from 'node:test'
 import type { MessageParam } from '@anthropic-ai/sdk/resources/messages'
 import type { ResponseInputItem } from 'openai/resources/responses/responses'
+import { z } from 'zod'
 import type { ExecuteReply, ToolMessage } from '../src/format-reply.ts'
+import { defineTool } from '../src/tool.ts'
 import { buildTestApp } from './helpers/app.ts'
 
 /** A Responses API response as documented: reasoning, two function calls (one with empty arguments), a message. */
@@ -213,5 +215,70 @@ describe('Ollama /api/chat payloads', () => {
       ],
     )
     assert.match(JSON.stringify(reply.messages[0]), /\+09:00/)
+  })
+})
+
+/** A streamed completion: id and name on the first fragment only, arguments split mid-string and mid-escape, explicit nulls, a closing usage chunk. */
+function streamedChunks() {
+  const chunk = (toolCalls: object[] | null, extra: object = {}) => ({
+    id: 'chatcmpl-stream',
+    object: 'chat.completion.chunk',
+    created: 1_764_000_000,
+    model: 'gpt-4o-mini',
+    choices: toolCalls === null ? [] : [{ index: 0, delta: { tool_calls: toolCalls, ...extra }, finish_reason: null }],
+  })
+  return [
+    chunk([], { role: 'assistant', content: null }),
+    chunk([{ index: 0, id: 'call_s1', type: 'function', function: { name: 'echo', arguments: '' } }]),
+    chunk([{ index: 0, function: { arguments: '{"text":"caf' } }]),
+    chunk([{ index: 1, id: 'call_s2', type: 'function', function: { name: 'echo', arguments: '{"te' } }]),
+    // "é" as an escape split in two, and an emoji's surrogate pair split across fragments.
+    chunk([{ index: 0, id: null, function: { name: null, arguments: '\\u00' } }]),
+    chunk([{ index: 0, function: { arguments: 'e9 \\ud83d' } }]),
+    chunk([{ index: 1, function: { arguments: 'xt":"second"}' } }]),
+    chunk([{ index: 0, function: { arguments: '\\ude00"}' } }]),
+    { ...chunk(null), usage: { prompt_tokens: 50, completion_tokens: 30, total_tokens: 80 } },
+  ]
+}
+
+describe('streamed Chat Completions payloads', () => {
+  const echo = defineTool({ name: 'echo', description: 'Echoes.', inputSchema: z.object({ text: z.string() }), execute: ({ text }) => text })
+
+  it('puts tool calls back together from their chunks, by index', async (t) => {
+    const app = await buildTestApp(t, { tools: [echo] })
+    const reply = (await app.inject({ method: 'POST', url: '/execute', payload: streamedChunks() })).json<ExecuteReply>()
+    assert.equal(reply.status, 'complete')
+    assert.deepEqual(
+      reply.messages.map((message) => [message.tool_call_id, message.content]),
+      [
+        ['call_s1', 'café 😀'],
+        ['call_s2', 'second'],
+      ],
+    )
+  })
+
+  it('takes the raw text/event-stream body as well', async (t) => {
+    const app = await buildTestApp(t, { tools: [echo] })
+    const text = `${streamedChunks().map((chunk) => `data: ${JSON.stringify(chunk)}\n\n`).join('')}data: [DONE]\n\n`
+    const response = await app.inject({ method: 'POST', url: '/execute', headers: { 'content-type': 'text/event-stream' }, payload: text })
+    const reply = response.json<ExecuteReply>()
+    assert.deepEqual(
+      reply.messages.map((message) => message.content),
+      ['café 😀', 'second'],
+    )
+  })
+
+  it('refuses a stream in which a call never got its id', async (t) => {
+    const app = await buildTestApp(t, { tools: [echo] })
+    const chunks = streamedChunks().filter((chunk) => !JSON.stringify(chunk).includes('call_s2'))
+    const response = await app.inject({ method: 'POST', url: '/execute', payload: chunks })
+    assert.equal(response.statusCode, 400)
+    assert.deepEqual(response.json(), {
+      error: {
+        code: 'invalid_payload',
+        message: 'Invalid value at body[5].choices[0].delta.tool_calls[0].id: no chunk gave tool call 1 its id',
+        path: 'body[5].choices[0].delta.tool_calls[0].id',
+      },
+    })
   })
 })
