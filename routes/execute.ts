@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { extractCalls } from '../src/extract-calls.ts'
 import { executeReplySchema, formatReply, formatVerdicts, validateReplySchema } from '../src/format-reply.ts'
 import { abortOnDisconnect } from '../src/http/abort-on-disconnect.ts'
+import { streamAnswers, streamKindFor } from '../src/http/stream-answers.ts'
 import { executePayloadSchema } from '../src/normalize-payload.ts'
 import { errorReplySchema } from './error-reply.ts'
 
@@ -13,7 +14,7 @@ export const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => 
       schema: {
         summary: "Run a model response's tool calls",
         description:
-          "Runs every tool call of the payload (in parallel by default) and answers one tool message per call, in the calls' order, with the model's ids. HTTP 200 whenever the payload was understood, even if every call failed.",
+          "Runs every tool call of the payload (in parallel by default) and answers one tool message per call, in the calls' order, with the model's ids. HTTP 200 whenever the payload was understood, even if every call failed. With Accept: application/x-ndjson (or text/event-stream) the answers stream one event per call as each finishes, then a done event.",
         querystring: z.object({
           mode: z
             .enum(['parallel', 'sequential', 'validate'])
@@ -32,8 +33,11 @@ export const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => 
       if (mode === 'validate') return formatVerdicts(app.executor.validate(calls))
       const disconnect = abortOnDisconnect(request, reply)
       try {
-        const batch = await app.executor.execute(calls, { mode, signal: disconnect.signal, log: request.log })
-        return formatReply(batch, request.body.format)
+        const options = { mode, signal: disconnect.signal, log: request.log }
+        const stream = streamKindFor(request.headers.accept)
+        if (stream === undefined) return formatReply(await app.executor.execute(calls, options), request.body.format)
+        await streamAnswers(reply, stream, request.body.format, (onAnswer) => app.executor.execute(calls, { ...options, onAnswer }))
+        return undefined
       } finally {
         disconnect.dispose()
       }

@@ -31,6 +31,8 @@ export interface BatchOptions {
   /** Aborting it cancels the batch's queued and running calls (a client that went away). */
   signal?: AbortSignal
   log: Logger
+  /** Called with each call's answer as soon as it is settled (in completion order), with its position in the batch. */
+  onAnswer?: (call: ExecutedCall, index: number) => void
 }
 
 /** One call's result as the reply's `results` shows it. */
@@ -135,9 +137,9 @@ export class Executor {
     try {
       if (options.mode === 'sequential') {
         executed = []
-        for (const entry of prepared) executed.push(await this.#settle(entry, batch, options.log))
+        for (const [index, entry] of prepared.entries()) executed.push(await this.#settle(entry, batch, options, index))
       } else {
-        executed = await Promise.all(prepared.map((entry) => this.#settle(entry, batch, options.log)))
+        executed = await Promise.all(prepared.map((entry, index) => this.#settle(entry, batch, options, index)))
       }
     } finally {
       this.#batches.delete(batch)
@@ -165,8 +167,9 @@ export class Executor {
   }
 
   /** Runs one prepared call (or answers its refusal) and logs one line for it. Never rejects. */
-  async #settle(entry: PreparedCall, batch: CancelScope, log: Logger): Promise<ExecutedCall> {
+  async #settle(entry: PreparedCall, batch: CancelScope, options: BatchOptions, index: number): Promise<ExecutedCall> {
     const { call } = entry
+    const { log } = options
     let outcome: CallOutcome
     let queuedMs = 0
     if (entry.error !== undefined) {
@@ -217,6 +220,7 @@ export class Executor {
       },
       'call answered',
     )
+    options.onAnswer?.(executed, index)
     return executed
   }
 

@@ -110,7 +110,7 @@ export function formatReply(batch: BatchResult, format: PayloadFormat = 'chat.co
 }
 
 /** The answers as the payload's provider expects them next, linked to the calls by its own ids. */
-function toolMessages(calls: readonly ExecutedCall[], format: PayloadFormat): ToolMessage[] {
+export function toolMessages(calls: readonly ExecutedCall[], format: PayloadFormat): ToolMessage[] {
   switch (format) {
     case 'responses':
       return calls.map(
