@@ -4,7 +4,8 @@ import { extractCalls } from '../src/extract-calls.ts'
 import { executeReplySchema, formatReply, formatVerdicts, validateReplySchema } from '../src/format-reply.ts'
 import { abortOnDisconnect } from '../src/http/abort-on-disconnect.ts'
 import { streamAnswers, streamKindFor } from '../src/http/stream-answers.ts'
-import { executePayloadSchema } from '../src/normalize-payload.ts'
+import { RequestError } from '../src/errors.ts'
+import { executePayloadSchema, providerFormats, providerOf } from '../src/normalize-payload.ts'
 import { errorReplySchema } from './error-reply.ts'
 
 export const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
@@ -22,14 +23,22 @@ export const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => 
             .describe(
               'sequential runs the same calls one at a time, to compare on the same gateway; validate checks every call (tool, arguments) and runs none.',
             ),
+          format: z
+            .enum(providerFormats)
+            .optional()
+            .describe("The provider the payload must come from; by default it is told by the payload's shape."),
         }),
         body: executePayloadSchema,
         response: { 200: z.union([executeReplySchema, validateReplySchema]), 400: errorReplySchema, 413: errorReplySchema, 415: errorReplySchema, 503: errorReplySchema },
       },
     },
     async (request, reply) => {
+      const { mode, format } = request.query
+      const detected = providerOf(request.body.format)
+      if (format !== undefined && format !== detected) {
+        throw new RequestError('invalid_payload', `The body is not a ${format} payload: its shape is that of a payload from ${detected}.`, { path: 'body' })
+      }
       const calls = extractCalls(request.body, app.config.maxCallsPerRequest)
-      const { mode } = request.query
       if (mode === 'validate') return formatVerdicts(app.executor.validate(calls))
       const disconnect = abortOnDisconnect(request, reply)
       try {

@@ -24,6 +24,16 @@ export type PayloadFormat =
   | 'ollama'
   | 'chat.completion.chunk'
 
+/** The providers a payload can come from, as `?format=` names them. */
+export const providerFormats = ['openai', 'responses', 'anthropic', 'gemini', 'ollama'] as const
+export type ProviderFormat = (typeof providerFormats)[number]
+
+/** The provider a detected payload shape belongs to. */
+export function providerOf(format: PayloadFormat): ProviderFormat {
+  if (format === 'responses' || format === 'anthropic' || format === 'gemini' || format === 'ollama') return format
+  return 'openai'
+}
+
 /** Any accepted body, reduced to the calls to run. */
 export interface NormalizedPayload {
   format: PayloadFormat

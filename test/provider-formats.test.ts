@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it, type TestContext } from 'node:test'
 import type { MessageParam } from '@anthropic-ai/sdk/resources/messages'
+import type { ChatCompletionCreateParamsNonStreaming } from 'openai/resources/chat/completions'
 import type { ResponseInputItem } from 'openai/resources/responses/responses'
 import { z } from 'zod'
 import type { ExecuteReply, ToolMessage } from '../src/format-reply.ts'
@@ -280,5 +281,73 @@ describe('streamed Chat Completions payloads', () => {
         path: 'body[5].choices[0].delta.tool_calls[0].id',
       },
     })
+  })
+})
+
+describe('?format=', () => {
+  it('accepts a payload of the named provider, and refuses one of another, naming both', async (t) => {
+    const app = await buildTestApp(t)
+    const named = await app.inject({ method: 'POST', url: '/execute?format=anthropic', payload: anthropicPayload })
+    assert.equal(named.statusCode, 200)
+    const wrong = await app.inject({ method: 'POST', url: '/execute?format=gemini', payload: anthropicPayload })
+    assert.equal(wrong.statusCode, 400)
+    assert.deepEqual(wrong.json(), {
+      error: { code: 'invalid_payload', message: 'The body is not a gemini payload: its shape is that of a payload from anthropic.', path: 'body' },
+    })
+  })
+})
+
+describe('round trips: the answers appended to the conversation make a valid next request', () => {
+  it('Chat Completions: the assistant message then one tool message per tool_call id, typed by the openai package', async (t) => {
+    const app = await buildTestApp(t)
+    const assistant = {
+      role: 'assistant' as const,
+      content: null,
+      tool_calls: [
+        { id: 'call_a', type: 'function' as const, function: { name: 'get_time', arguments: '{"timezone":"Asia/Tokyo"}' } },
+        { id: 'call_b', type: 'function' as const, function: { name: 'get_date', arguments: '' } },
+      ],
+    }
+    const reply = (await app.inject({ method: 'POST', url: '/execute', payload: assistant })).json<ExecuteReply>()
+    const next: ChatCompletionCreateParamsNonStreaming = {
+      model: 'gpt-4o-mini',
+      messages: [{ role: 'user', content: 'What time and date is it in Tokyo?' }, assistant, ...reply.messages],
+    }
+    // What the API checks: every tool_call id of the assistant message answered by exactly one tool message, right after it.
+    const answered = next.messages.slice(2).map((message) => (message.role === 'tool' ? message.tool_call_id : ''))
+    assert.deepEqual(answered, assistant.tool_calls.map((call) => call.id))
+  })
+
+  it('Gemini: the model content then one user content whose functionResponse parts match the documented Content schema', async (t) => {
+    const app = await buildTestApp(t)
+    const reply = (await app.inject({ method: 'POST', url: '/execute', payload: geminiPayload })).json<ExecuteReply<ToolMessage>>()
+    const part = z.strictObject({
+      functionResponse: z.strictObject({ name: z.string(), id: z.string().optional(), response: z.record(z.string(), z.unknown()) }),
+    })
+    const content = z.strictObject({ role: z.enum(['user', 'model']), parts: z.array(z.looseObject({})).min(1) })
+    const request = z.object({ contents: z.array(content) })
+    const contents = [{ role: 'user', parts: [{ text: 'What time is it in Tokyo and Paris?' }] }, geminiPayload.candidates[0]?.content, ...reply.messages]
+    assert.equal(request.safeParse({ contents }).success, true)
+    // The answer itself, strictly: a user turn made only of functionResponse parts.
+    assert.equal(z.array(z.strictObject({ role: z.literal('user'), parts: z.array(part).min(1) })).safeParse(reply.messages).success, true)
+    const last = reply.messages.at(-1)
+    assert.ok(last && 'parts' in last)
+    assert.equal(last.parts.length, geminiPayload.candidates[0]?.content.parts.filter((item) => 'functionCall' in item).length)
+  })
+
+  it('Ollama: the assistant message then tool messages matching the documented /api/chat message schema', async (t) => {
+    const app = await buildTestApp(t)
+    const assistant = { role: 'assistant', content: '', tool_calls: [{ function: { name: 'get_date', arguments: { timezone: 'UTC' } } }] }
+    const reply = (await app.inject({ method: 'POST', url: '/execute', payload: { model: 'llama3.2', message: assistant, done: true } })).json<
+      ExecuteReply<ToolMessage>
+    >()
+    const message = z.strictObject({
+      role: z.enum(['system', 'user', 'assistant', 'tool']),
+      content: z.string(),
+      tool_calls: z.array(z.unknown()).optional(),
+      tool_name: z.string().optional(),
+    })
+    const next = { model: 'llama3.2', messages: [{ role: 'user', content: 'What is the date?' }, assistant, ...reply.messages] }
+    assert.equal(z.object({ model: z.string(), messages: z.array(message) }).safeParse(next).success, true)
   })
 })
