@@ -142,29 +142,29 @@ const toolUseBlock = z.object({
 })
 
 /**
- * Items of a list where only those of one type are calls (Responses output items, Anthropic
- * content blocks): the calls are checked with `schema`, issues reported at their own paths,
- * every other item passed over.
+ * The items of a list that are calls (Responses output items, Anthropic content blocks, Gemini
+ * parts), checked with `schema`, each issue reported at its own path; other items are passed over.
  */
-function callsAmong<Call extends z.ZodType<{ type: string }>>(
-  list: z.output<typeof anyItems>,
-  listPath: string,
-  type: string,
+function callsAmong<Item extends object, Call extends z.ZodType>(
+  list: readonly Item[],
+  listPath: PropertyKey[],
+  isCall: (item: Item) => boolean,
   schema: Call,
   context: z.core.$RefinementCtx,
-): Array<{ call: z.output<Call>; path: string }> | undefined {
-  const calls: Array<{ call: z.output<Call>; path: string }> = []
+): Array<{ call: z.output<Call>; index: number; path: string }> | undefined {
+  const calls: Array<{ call: z.output<Call>; index: number; path: string }> = []
   let valid = true
+  const where = listPath.map((key) => (typeof key === 'number' ? `[${String(key)}]` : `.${String(key)}`)).join('').slice(1)
   for (const [index, item] of list.entries()) {
-    if (item.type !== type) continue
+    if (!isCall(item)) continue
     const parsed = schema.safeParse(item)
     if (parsed.success) {
-      calls.push({ call: parsed.data, path: `${listPath}[${String(index)}]` })
+      calls.push({ call: parsed.data, index, path: `${where}[${String(index)}]` })
       continue
     }
     valid = false
     for (const issue of parsed.error.issues) {
-      context.issues.push({ code: 'custom', message: issue.message, input: item, path: [listPath, index, ...issue.path] })
+      context.issues.push({ code: 'custom', message: issue.message, input: item, path: [...listPath, index, ...issue.path] })
     }
   }
   return valid ? calls : undefined
@@ -176,7 +176,7 @@ const responsesPayload = z
   .object({ object: z.literal('response'), output: anyItems.describe('function_call items among reasoning, message and other items') })
   .describe('An OpenAI Responses API response; its function_call items run, keyed by call_id.')
   .transform((response, context): NormalizedPayload => {
-    const found = callsAmong(response.output, 'output', 'function_call', functionCallItem, context)
+    const found = callsAmong(response.output, ['output'], (item) => item.type === 'function_call', functionCallItem, context)
     if (found === undefined) return z.NEVER
     return {
       format: 'responses',
@@ -192,7 +192,7 @@ const anthropicPayload = z
   })
   .describe('An Anthropic Messages API response; its tool_use blocks run.')
   .transform((message, context): NormalizedPayload => {
-    const found = callsAmong(message.content, 'content', 'tool_use', toolUseBlock, context)
+    const found = callsAmong(message.content, ['content'], (block) => block.type === 'tool_use', toolUseBlock, context)
     if (found === undefined) return z.NEVER
     return {
       format: 'anthropic',
@@ -217,22 +217,16 @@ const geminiPayload = z
   .describe("A Google Gemini generateContent response; the functionCall parts of candidates[0] run.")
   .transform((response, context): NormalizedPayload => {
     const parts = response.candidates[0]?.content?.parts ?? []
-    const calls: RawToolCall[] = []
-    for (const [index, part] of parts.entries()) {
-      if (!('functionCall' in part)) continue
-      const path = `candidates[0].content.parts[${String(index)}]`
-      const parsed = functionCallPart.safeParse(part)
-      if (!parsed.success) {
-        for (const issue of parsed.error.issues) {
-          context.issues.push({ code: 'custom', message: issue.message, input: part, path: ['candidates', 0, 'content', 'parts', index, ...issue.path] })
-        }
-        return z.NEVER
-      }
-      const { name, args, id } = parsed.data.functionCall
-      // Gemini calls may carry no id: the part's position names the call, so two calls of one tool stay apart.
-      calls.push({ id: id ?? `gemini_call_${String(index)}`, name, arguments: args, path, ...(id === undefined ? { assignedId: true } : {}) })
+    const found = callsAmong(parts, ['candidates', 0, 'content', 'parts'], (part) => 'functionCall' in part, functionCallPart, context)
+    if (found === undefined) return z.NEVER
+    return {
+      format: 'gemini',
+      calls: found.map(({ call, index, path }) => {
+        const { name, args, id } = call.functionCall
+        // Gemini calls may carry no id: the part's position names the call, so two calls of one tool stay apart.
+        return { id: id ?? `gemini_call_${String(index)}`, name, arguments: args, path, ...(id === undefined ? { assignedId: true as const } : {}) }
+      }),
     }
-    return { format: 'gemini', calls }
   })
 
 const ollamaPayload = z

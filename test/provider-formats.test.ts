@@ -191,6 +191,16 @@ describe('Gemini generateContent payloads', () => {
   })
 })
 
+describe('a malformed call inside a provider payload', () => {
+  it('is refused with the path of the field that is wrong', async (t) => {
+    const reply = await execute(t, { candidates: [{ content: { role: 'model', parts: [{ text: 'hi' }, { functionCall: { args: {} } }] } }] })
+    assert.equal(reply.error?.code, 'invalid_payload')
+    assert.equal(reply.error.path, 'body.candidates[0].content.parts[1].functionCall.name')
+    const responses = await execute(t, { object: 'response', output: [{ type: 'function_call', name: 'get_time', arguments: '{}' }] })
+    assert.equal(responses.error?.path, 'body.output[0].call_id')
+  })
+})
+
 describe('Ollama /api/chat payloads', () => {
   it('runs tool_calls whose arguments are objects and answers with tool messages naming the tool', async (t) => {
     const reply = await execute(t, {
