@@ -4,8 +4,7 @@ import { extractCalls } from '../src/extract-calls.ts'
 import { executeReplySchema, formatReply, formatVerdicts, validateReplySchema } from '../src/format-reply.ts'
 import { abortOnDisconnect } from '../src/http/abort-on-disconnect.ts'
 import { streamAnswers, streamKindFor } from '../src/http/stream-answers.ts'
-import { RequestError } from '../src/errors.ts'
-import { executePayloadSchema, providerFormats, providerOf } from '../src/normalize-payload.ts'
+import { assertProvider, executePayloadSchema, providerFormats } from '../src/normalize-payload.ts'
 import { errorReplySchema } from './error-reply.ts'
 
 export const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
@@ -34,10 +33,7 @@ export const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => 
     },
     async (request, reply) => {
       const { mode, format } = request.query
-      const detected = providerOf(request.body.format)
-      if (format !== undefined && format !== detected) {
-        throw new RequestError('invalid_payload', `The body is not a ${format} payload: its shape is that of a payload from ${detected}.`, { path: 'body' })
-      }
+      if (format !== undefined) assertProvider(request.body, format)
       const calls = extractCalls(request.body, app.config.maxCallsPerRequest)
       if (mode === 'validate') return formatVerdicts(app.executor.validate(calls))
       const disconnect = abortOnDisconnect(request, reply)

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { RequestError } from './errors.ts'
 import { chatCompletionChunkSchema, parseServerSentEvents, reassembleToolCalls, type ChatCompletionChunk } from './reassemble-stream.ts'
 
 /** One tool call as the model wrote it, before anything is checked but its id and name. */
@@ -32,6 +33,16 @@ export type ProviderFormat = (typeof providerFormats)[number]
 export function providerOf(format: PayloadFormat): ProviderFormat {
   if (format === 'responses' || format === 'anthropic' || format === 'gemini' || format === 'ollama') return format
   return 'openai'
+}
+
+/** Refuses a payload whose shape belongs to another provider than the one the client named. */
+export function assertProvider(payload: NormalizedPayload, expected: ProviderFormat): void {
+  const detected = providerOf(payload.format)
+  if (detected !== expected) {
+    throw new RequestError('invalid_payload', `The body is not a ${expected} payload: its shape is that of a payload from ${detected}.`, {
+      path: 'body',
+    })
+  }
 }
 
 /** Any accepted body, reduced to the calls to run. */
