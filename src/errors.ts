@@ -50,7 +50,7 @@ export const requestErrorCodes = {
   too_many_calls: { status: 400, description: 'The payload holds more calls than TOOLGATE_MAX_CALLS_PER_REQUEST.' },
   not_found: { status: 404, description: 'No such route.' },
   body_too_large: { status: 413, description: 'The body is larger than TOOLGATE_MAX_BODY_BYTES.' },
-  unsupported_media_type: { status: 415, description: 'The body is not application/json.' },
+  unsupported_media_type: { status: 415, description: 'The body is neither application/json nor text/event-stream (a streamed completion).' },
   bad_request: { status: 400, description: 'The HTTP request itself is malformed.' },
   queue_full: { status: 503, description: 'Admitting the calls would exceed TOOLGATE_MAX_QUEUED_CALLS; nothing ran. Retry after `Retry-After` seconds.' },
   internal_error: { status: 500, description: 'An unexpected failure; details are in the log, not in the reply.' },
