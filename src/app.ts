@@ -14,7 +14,7 @@ import { createErrorHandler } from './http/error-handler.ts'
 import { validatorCompiler } from './http/validator-compiler.ts'
 import { ToolRegistry } from './registry.ts'
 import type { Tool } from './tool.ts'
-import { createBuiltinTools } from './tools/builtin-tools.ts'
+import { toolsFromConfig } from './tools-from-config.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -25,7 +25,7 @@ declare module 'fastify' {
 }
 
 export interface AppOptions {
-  /** The tools to serve. @default the built-in get_time, get_date and get_weather */
+  /** The tools to serve. @default the built-in ones and those of TOOLGATE_CONFIG's file */
   tools?: Tool[]
   /** A pino logger to use instead of one writing JSON to stdout at `config.logLevel`. */
   logger?: FastifyBaseLogger
@@ -35,7 +35,7 @@ export interface AppOptions {
 
 /** Builds the gateway without listening: the entry point listens, tests inject or listen on port 0. */
 export async function buildApp(config: Config, options: AppOptions = {}) {
-  const registry = new ToolRegistry(options.tools ?? createBuiltinTools(config))
+  const registry = new ToolRegistry(options.tools ?? (await toolsFromConfig(config)))
   const executor = new Executor(registry, { ...config, ...(options.random ? { random: options.random } : {}) })
 
   const app = Fastify({

@@ -42,6 +42,10 @@ export const envSchema = z.object({
   TOOLGATE_SHUTDOWN_GRACE_MS: integer(0, 3_600_000)
     .default(10_000)
     .describe('On SIGTERM/SIGINT, how long batches in flight may run before they are answered as cancelled.'),
+  TOOLGATE_CONFIG: z
+    .string()
+    .optional()
+    .describe('Path of a JSON or YAML file declaring HTTP tools and changes to the built-in ones (unset: built-in tools only).'),
   OPEN_METEO_GEOCODING_URL: z
     .url()
     .default('https://geocoding-api.open-meteo.com')
@@ -67,6 +71,7 @@ export const configSchema = envSchema.transform((env) => ({
   maxArgumentBytes: env.TOOLGATE_MAX_ARGUMENT_BYTES,
   maxArgumentDepth: env.TOOLGATE_MAX_ARGUMENT_DEPTH,
   shutdownGraceMs: env.TOOLGATE_SHUTDOWN_GRACE_MS,
+  configFile: env.TOOLGATE_CONFIG,
   openMeteoGeocodingUrl: env.OPEN_METEO_GEOCODING_URL,
   openMeteoForecastUrl: env.OPEN_METEO_FORECAST_URL,
 }))

@@ -21,11 +21,14 @@ export class CallError extends Error {
   readonly code: CallErrorCode
   /** Whether another attempt may succeed (a timed-out attempt, a failure the tool marked so). */
   readonly retryable: boolean
+  /** The least wait before another attempt, when the upstream said (Retry-After). */
+  readonly retryAfterMs: number | undefined
 
-  constructor(code: CallErrorCode, message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+  constructor(code: CallErrorCode, message: string, options: { retryable?: boolean; retryAfterMs?: number; cause?: unknown } = {}) {
     super(message, { cause: options.cause })
     this.code = code
     this.retryable = options.retryable ?? false
+    this.retryAfterMs = options.retryAfterMs
   }
 }
 
@@ -36,7 +39,7 @@ export class CallError extends Error {
 export class ToolError extends CallError {
   override name = 'ToolError'
 
-  constructor(message: string, options: { retryable?: boolean; cause?: unknown } = {}) {
+  constructor(message: string, options: { retryable?: boolean; retryAfterMs?: number; cause?: unknown } = {}) {
     super('tool_error', message, options)
   }
 }

@@ -62,7 +62,7 @@ function checkLimits(tool: Tool): void {
 }
 
 function describe(tool: Tool): ToolDescription {
-  const { $schema: _dialect, ...parameters } = z.toJSONSchema(tool.inputSchema, { io: 'input' })
+  const { $schema: _dialect, ...parameters } = tool.parameters ?? z.toJSONSchema(tool.inputSchema, { io: 'input' })
   if (parameters.type !== 'object') {
     throw new TypeError(`Tool "${tool.name}": inputSchema must be an object schema, got ${String(parameters.type)}`)
   }

@@ -52,7 +52,8 @@ export async function runCall(
       const outcome = await runAttempt(tool, args, context)
       if (outcome.ok || deadline.aborted) return finish(outcome)
       const { error } = outcome
-      const delayMs = backoffDelayMs(attempts, policy)
+      // An upstream's Retry-After is a floor under the backoff; past the deadline it means no retry.
+      const delayMs = Math.max(backoffDelayMs(attempts, policy), error.retryAfterMs ?? 0)
       const remainingMs = policy.timeoutMs - (performance.now() - started)
       if (!error.retryable || attempts > policy.retries || delayMs >= remainingMs) return finish(outcome)
       log.debug({ tool: tool.name, callId, attempt: attempts, code: error.code, delayMs: Math.round(delayMs) }, 'retrying call')

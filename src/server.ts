@@ -1,4 +1,5 @@
 import { buildApp } from './app.ts'
+import { ConfigFileError } from './config-file.ts'
 import { ConfigError, loadConfig, type Config } from './config.ts'
 
 // The entry point only loads the configuration, builds the app, listens and closes with grace.
@@ -11,7 +12,15 @@ try {
   process.exit(1)
 }
 
-const app = await buildApp(config)
+let app: Awaited<ReturnType<typeof buildApp>>
+try {
+  app = await buildApp(config)
+} catch (error) {
+  // A bad configuration file or tool set: say what is wrong, without a stack trace.
+  if (!(error instanceof ConfigFileError || error instanceof TypeError)) throw error
+  process.stderr.write(`toolgate: ${error.message}\n`)
+  process.exit(1)
+}
 
 // A tool that leaks a rejected promise must not take every other call down with the process.
 process.on('unhandledRejection', (reason) => {

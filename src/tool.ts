@@ -22,6 +22,8 @@ export interface Tool<Input extends z.ZodType = z.ZodType, Output = unknown> {
   name: string
   description: string
   inputSchema: Input
+  /** The JSON Schema models are shown, when it was written by hand rather than derived from `inputSchema`. */
+  parameters?: Record<string, unknown>
   /** Runs one attempt. Throw a ToolError (optionally `retryable`) to tell the model what failed. */
   execute(args: z.output<Input>, context: ToolContext): Promise<Output> | Output
   /** Deadline of the whole call, retries and backoff included. @default TOOLGATE_CALL_TIMEOUT_MS */

@@ -9,8 +9,9 @@ const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')
 describe('README', () => {
   it('documents every environment variable with its default', () => {
     for (const [name, schema] of Object.entries(envSchema.shape)) {
-      const byDefault = String(schema.parse(undefined))
-      assert.ok(readme.includes(`| \`${name}\` | \`${byDefault}\` |`), `${name} (default ${byDefault}) is in the configuration table`)
+      const byDefault = schema.parse(undefined)
+      const shown = byDefault === undefined ? '(unset)' : `\`${String(byDefault)}\``
+      assert.ok(readme.includes(`| \`${name}\` | ${shown} |`), `${name} (default ${shown}) is in the configuration table`)
     }
   })
 

@@ -2,6 +2,9 @@ import assert from 'node:assert/strict'
 import { spawn, type ChildProcessByStdio } from 'node:child_process'
 import type { Readable } from 'node:stream'
 import { once } from 'node:events'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { describe, it, type TestContext } from 'node:test'
@@ -89,6 +92,19 @@ describe('the server process', () => {
     assert.match(stderr, /toolgate: Invalid configuration/)
     assert.match(stderr, /TOOLGATE_CONCURRENCY="many"/)
     assert.match(stderr, /PORT="70000"/)
+    assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace')
+  })
+
+  it('refuses to start on a bad configuration file, naming its line', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'toolgate-config-'))
+    const file = join(dir, 'tools.yaml')
+    await writeFile(file, 'builtins:\n  disabld: [get_weather]\n')
+    const child = spawn(process.execPath, [serverEntry], { env: { PATH: process.env.PATH ?? '', TOOLGATE_CONFIG: file }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stderr = ''
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+    const [code] = (await once(child, 'exit')) as [number | null]
+    assert.equal(code, 1)
+    assert.match(stderr, /toolgate: .*tools\.yaml:2:\d+: builtins: Unrecognized key: "disabld"/)
     assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace')
   })
 

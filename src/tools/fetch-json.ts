@@ -43,7 +43,7 @@ export async function fetchJson<Schema extends z.ZodType>(
 }
 
 /** The body as text, refusing to hold more than `maxResponseBytes` whatever Content-Length claims. */
-async function readText(service: string, response: Response): Promise<string> {
+export async function readText(service: string, response: Response): Promise<string> {
   if (response.body === null) return ''
   const chunks: Uint8Array[] = []
   let size = 0
