@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger } from 'fastify'
 import { jsonSchemaTransform, serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
 import { pino } from 'pino'
 import packageJson from '../package.json' with { type: 'json' }
+import { adminRoutes } from '../routes/admin.ts'
 import { executeRoutes } from '../routes/execute.ts'
 import { healthRoutes } from '../routes/health.ts'
 import { openapiRoutes } from '../routes/openapi.ts'
@@ -21,6 +22,8 @@ declare module 'fastify' {
     config: Config
     registry: ToolRegistry
     executor: Executor
+    /** Rereads TOOLGATE_CONFIG and puts its tools in service; throws, keeping the old ones, if it is invalid. */
+    reloadTools: () => Promise<string[]>
   }
 }
 
@@ -50,8 +53,16 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   }).withTypeProvider<ZodTypeProvider>()
 
   app.decorate('config', config)
-  app.decorate('registry', registry)
+  app.decorate('registry', {
+    getter: () => executor.registry,
+  })
   app.decorate('executor', executor)
+  app.decorate('reloadTools', async () => {
+    const reloaded = new ToolRegistry(await toolsFromConfig(config))
+    executor.replaceRegistry(reloaded)
+    app.log.info({ tools: reloaded.names }, 'tools reloaded')
+    return reloaded.names
+  })
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   app.setErrorHandler(createErrorHandler(config))
@@ -99,6 +110,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   await app.register(toolsRoutes)
   await app.register(healthRoutes)
   await app.register(openapiRoutes)
+  if (config.adminKey !== undefined) await app.register(adminRoutes, { adminKey: config.adminKey })
   return app
 }
 

@@ -46,6 +46,11 @@ export const envSchema = z.object({
     .string()
     .optional()
     .describe('Path of a JSON or YAML file declaring HTTP tools and changes to the built-in ones (unset: built-in tools only).'),
+  TOOLGATE_ADMIN_KEY: z
+    .string()
+    .min(16, 'use at least 16 characters')
+    .optional()
+    .describe('Enables POST /admin/reload for requests bearing it (Authorization: Bearer ...); unset: no admin route.'),
   OPEN_METEO_GEOCODING_URL: z
     .url()
     .default('https://geocoding-api.open-meteo.com')
@@ -72,6 +77,7 @@ export const configSchema = envSchema.transform((env) => ({
   maxArgumentDepth: env.TOOLGATE_MAX_ARGUMENT_DEPTH,
   shutdownGraceMs: env.TOOLGATE_SHUTDOWN_GRACE_MS,
   configFile: env.TOOLGATE_CONFIG,
+  adminKey: env.TOOLGATE_ADMIN_KEY,
   openMeteoGeocodingUrl: env.OPEN_METEO_GEOCODING_URL,
   openMeteoForecastUrl: env.OPEN_METEO_FORECAST_URL,
 }))

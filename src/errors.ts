@@ -51,10 +51,12 @@ export const requestErrorCodes = {
   invalid_query: { status: 400, description: 'A query parameter has a value outside its allowed set; `path` names it.' },
   duplicate_tool_call_id: { status: 400, description: 'Two calls in the payload share one id; `path` names the second.' },
   too_many_calls: { status: 400, description: 'The payload holds more calls than TOOLGATE_MAX_CALLS_PER_REQUEST.' },
+  unauthorized: { status: 401, description: 'The admin route wants `Authorization: Bearer <TOOLGATE_ADMIN_KEY>`.' },
   not_found: { status: 404, description: 'No such route.' },
   body_too_large: { status: 413, description: 'The body is larger than TOOLGATE_MAX_BODY_BYTES.' },
   unsupported_media_type: { status: 415, description: 'The body is neither application/json nor text/event-stream (a streamed completion).' },
   bad_request: { status: 400, description: 'The HTTP request itself is malformed.' },
+  invalid_config: { status: 422, description: 'A reload found the configuration file invalid; the tools in service are unchanged.' },
   queue_full: { status: 503, description: 'Admitting the calls would exceed TOOLGATE_MAX_QUEUED_CALLS; nothing ran. Retry after `Retry-After` seconds.' },
   internal_error: { status: 500, description: 'An unexpected failure; details are in the log, not in the reply.' },
 } as const satisfies Record<string, { status: number; description: string }>

@@ -73,11 +73,10 @@ const retryAfterSeconds = 1
  * concurrency). Every call of an admitted batch gets exactly one answer, in the order of the calls.
  */
 export class Executor {
-  readonly #registry: ToolRegistry
+  /** The tools in service, with what the executor keeps per tool; replaced whole by a reload. */
+  #tools: ToolSet
   readonly #options: ExecutorOptions
   readonly #queue: PQueue
-  readonly #toolQueues = new Map<string, PQueue>()
-  readonly #policies = new Map<string, CallPolicy>()
   /** The batches in flight, so that shutting down can cancel them. */
   readonly #batches = new Set<CancelScope>()
   #shutdownReason: CallError | undefined
@@ -91,13 +90,34 @@ export class Executor {
         throw new TypeError(`Executor option ${option} must be a positive integer, got ${String(value)}`)
       }
     }
-    this.#registry = registry
     this.#options = options
     this.#queue = new PQueue({ concurrency: options.concurrency })
+    this.#tools = this.#toolSet(registry)
+  }
+
+  get registry(): ToolRegistry {
+    return this.#tools.registry
+  }
+
+  /**
+   * Puts another set of tools in service (a reload). Batches already admitted finish on the
+   * definitions they were prepared with; a tool whose concurrency cap is unchanged keeps its queue,
+   * so the cap holds across the reload.
+   */
+  replaceRegistry(registry: ToolRegistry): void {
+    this.#tools = this.#toolSet(registry, this.#tools)
+  }
+
+  #toolSet(registry: ToolRegistry, previous?: ToolSet): ToolSet {
+    const policies = new Map<string, CallPolicy>()
+    const queues = new Map<string, PQueue>()
     for (const tool of registry.tools) {
-      this.#policies.set(tool.name, this.#policyOf(tool))
-      if (tool.concurrency !== undefined) this.#toolQueues.set(tool.name, new PQueue({ concurrency: tool.concurrency }))
+      policies.set(tool.name, this.#policyOf(tool))
+      if (tool.concurrency === undefined) continue
+      const kept = previous?.queues.get(tool.name)
+      queues.set(tool.name, kept?.concurrency === tool.concurrency ? kept : new PQueue({ concurrency: tool.concurrency }))
     }
+    return { registry, policies, queues }
   }
 
   /** The most calls admitted at once: those running plus those allowed to wait. */
@@ -115,7 +135,7 @@ export class Executor {
    */
   validate(calls: readonly RawToolCall[]): CallVerdict[] {
     return calls.map((call) => {
-      const { error } = prepareCall(call, this.#registry, this.#argumentLimits)
+      const { error } = prepareCall(call, this.#tools.registry, this.#argumentLimits)
       if (error === undefined) return { id: call.id, name: call.name, ok: true }
       return { id: call.id, name: call.name, ok: false, error: { code: error.code, message: error.message } }
     })
@@ -126,7 +146,9 @@ export class Executor {
    * `queue_full`, before anything runs), then runs them and answers each in the calls' order.
    */
   async execute(calls: readonly RawToolCall[], options: BatchOptions): Promise<BatchResult> {
-    const prepared = calls.map((call) => prepareCall(call, this.#registry, this.#argumentLimits))
+    // The batch keeps the tools it was prepared with, even if a reload replaces them meanwhile.
+    const tools = this.#tools
+    const prepared = calls.map((call) => prepareCall(call, tools.registry, this.#argumentLimits))
     this.#admit(prepared.filter((entry) => entry.error === undefined).length)
 
     const batch = new CancelScope(options.signal)
@@ -137,9 +159,9 @@ export class Executor {
     try {
       if (options.mode === 'sequential') {
         executed = []
-        for (const [index, entry] of prepared.entries()) executed.push(await this.#settle(entry, batch, options, index))
+        for (const [index, entry] of prepared.entries()) executed.push(await this.#settle(entry, tools, batch, options, index))
       } else {
-        executed = await Promise.all(prepared.map((entry, index) => this.#settle(entry, batch, options, index)))
+        executed = await Promise.all(prepared.map((entry, index) => this.#settle(entry, tools, batch, options, index)))
       }
     } finally {
       this.#batches.delete(batch)
@@ -167,7 +189,7 @@ export class Executor {
   }
 
   /** Runs one prepared call (or answers its refusal) and logs one line for it. Never rejects. */
-  async #settle(entry: PreparedCall, batch: CancelScope, options: BatchOptions, index: number): Promise<ExecutedCall> {
+  async #settle(entry: PreparedCall, tools: ToolSet, batch: CancelScope, options: BatchOptions, index: number): Promise<ExecutedCall> {
     const { call } = entry
     const { log } = options
     let outcome: CallOutcome
@@ -192,7 +214,7 @@ export class Executor {
             queuedMs = performance.now() - enqueued
             started = true
             this.#running++
-            result = await runCall(entry.tool, entry.args, { callId: call.id, scope: batch, log, policy: this.#policyFor(entry.tool) })
+            result = await runCall(entry.tool, entry.args, { callId: call.id, scope: batch, log, policy: policyFor(tools, entry.tool) })
           } finally {
             // Before the answer goes out, so that the counts are exact when the batch returns.
             if (started) this.#running--
@@ -200,7 +222,7 @@ export class Executor {
           }
           resolve(result)
         }
-        this.#enqueue(entry.tool, task).catch((thrown: unknown) => {
+        this.#enqueue(tools.queues.get(entry.tool.name), task).catch((thrown: unknown) => {
           log.error({ err: thrown, tool: call.name, callId: call.id }, 'scheduling a call failed')
           const error = new CallError('internal_error', 'the gateway failed to schedule this call', { cause: thrown })
           resolve({ ok: false, error, attempts: 0, durationMs: 0 })
@@ -228,16 +250,9 @@ export class Executor {
     return { maxArgumentBytes: this.#options.maxArgumentBytes, maxArgumentDepth: this.#options.maxArgumentDepth }
   }
 
-  #policyFor(tool: Tool): CallPolicy {
-    const policy = this.#policies.get(tool.name)
-    if (policy === undefined) throw new Error(`invariant broken: no policy for "${tool.name}"`)
-    return policy
-  }
-
-  #enqueue(tool: Tool, task: () => Promise<void>): Promise<void> {
+  #enqueue(toolQueue: PQueue | undefined, task: () => Promise<void>): Promise<void> {
     const runInSharedQueue = () => this.#queue.add(task)
     // A call waits for its tool's own cap first, so it never holds a shared slot while it waits.
-    const toolQueue = this.#toolQueues.get(tool.name)
     return toolQueue ? toolQueue.add(runInSharedQueue) : runInSharedQueue()
   }
 
@@ -252,6 +267,19 @@ export class Executor {
       ...(this.#options.random ? { random: this.#options.random } : {}),
     }
   }
+}
+
+interface ToolSet {
+  registry: ToolRegistry
+  policies: Map<string, CallPolicy>
+  /** Queues of the tools that cap their own concurrency. */
+  queues: Map<string, PQueue>
+}
+
+function policyFor(tools: ToolSet, tool: Tool): CallPolicy {
+  const policy = tools.policies.get(tool.name)
+  if (policy === undefined) throw new Error(`invariant broken: no policy for "${tool.name}"`)
+  return policy
 }
 
 function toCancellation(reason: unknown): CallError {

@@ -45,6 +45,12 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   app.log.info('closed')
   process.exit(0)
 }
+// SIGHUP rereads TOOLGATE_CONFIG; a bad file is refused and the tools in service stay.
+process.on('SIGHUP', () => {
+  app.reloadTools().catch((error: unknown) => {
+    app.log.error({ err: error }, 'reload refused; the tools in service are unchanged')
+  })
+})
 process.on('SIGTERM', (signal) => void shutdown(signal))
 process.on('SIGINT', (signal) => void shutdown(signal))
 
