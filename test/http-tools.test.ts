@@ -115,6 +115,14 @@ describe('HTTP tools from the configuration file', () => {
     assert.match((await call({ order_id: 'ord_1' })).result.error?.message ?? '', /not valid JSON/)
   })
 
+  it('refuses an answer larger than 1 MiB, without retrying it', async (t) => {
+    const upstream = await toolServer(t, [{ status: 200, headers: { 'content-type': 'application/json' }, body: `"${'x'.repeat(2 * 1024 * 1024)}"` }])
+    const { call } = await gatewayWith(t, upstream.url, '    idempotent: true\n')
+    const { result } = await call({ order_id: 'ord_1' })
+    assert.deepEqual([result.error?.code, result.attempts], ['tool_error', 1])
+    assert.match(result.error?.message ?? '', /answered more than 1048576 bytes/)
+  })
+
   it('retries a 5xx when the tool is idempotent, and not when it is not', async (t) => {
     const idempotent = await toolServer(t, [json({ error: 'busy' }, 503), json({ ok: true })])
     const first = await gatewayWith(t, idempotent.url, '    idempotent: true\n')
