@@ -17,11 +17,12 @@ export const healthRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
             status: z.literal('ready'),
             tools: z.int(),
             calls: z.object({ running: z.int(), waiting: z.int(), capacity: z.int() }),
+            mcp: z.array(z.object({ name: z.string(), connected: z.boolean() })).describe('The MCP servers of the configuration file.'),
           }),
         },
       },
     },
-    () => ({ status: 'ready' as const, tools: app.registry.size, calls: app.executor.stats }),
+    () => ({ status: 'ready' as const, tools: app.registry.size, calls: app.executor.stats, mcp: app.mcpServers }),
   )
   done()
 }

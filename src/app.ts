@@ -15,7 +15,7 @@ import { createErrorHandler } from './http/error-handler.ts'
 import { validatorCompiler } from './http/validator-compiler.ts'
 import { ToolRegistry } from './registry.ts'
 import type { Tool } from './tool.ts'
-import { toolsFromConfig } from './tools-from-config.ts'
+import { currentTools, loadToolSources, type ToolSources } from './tools-from-config.ts'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -24,6 +24,8 @@ declare module 'fastify' {
     executor: Executor
     /** Rereads TOOLGATE_CONFIG and puts its tools in service; throws, keeping the old ones, if it is invalid. */
     reloadTools: () => Promise<string[]>
+    /** The MCP servers of the configuration, and whether each is connected. */
+    mcpServers: Array<{ name: string; connected: boolean }>
   }
 }
 
@@ -38,11 +40,21 @@ export interface AppOptions {
 
 /** Builds the gateway without listening: the entry point listens, tests inject or listen on port 0. */
 export async function buildApp(config: Config, options: AppOptions = {}) {
-  const registry = new ToolRegistry(options.tools ?? (await toolsFromConfig(config)))
+  const logger = options.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization'] })
+  // MCP servers may change their tools at any time: the registry is then rebuilt from the sources.
+  const toolsChanged = () => {
+    try {
+      executor.replaceRegistry(new ToolRegistry(currentTools(sources)))
+    } catch (error) {
+      logger.error({ err: error }, 'the changed tools were refused; the tools in service are unchanged')
+    }
+  }
+  let sources: ToolSources = options.tools ? { fixed: options.tools, mcp: [] } : await loadToolSources(config, { log: logger, onToolsChanged: toolsChanged })
+  const registry = new ToolRegistry(currentTools(sources))
   const executor = new Executor(registry, { ...config, ...(options.random ? { random: options.random } : {}) })
 
   const app = Fastify({
-    loggerInstance: options.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization'] }),
+    loggerInstance: logger,
     bodyLimit: config.maxBodyBytes,
     // A client's x-request-id is kept when it is a sane token, so its logs and ours line up.
     requestIdHeader: false,
@@ -58,10 +70,23 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   })
   app.decorate('executor', executor)
   app.decorate('reloadTools', async () => {
-    const reloaded = new ToolRegistry(await toolsFromConfig(config))
+    const next = await loadToolSources(config, { log: logger, onToolsChanged: toolsChanged })
+    let reloaded: ToolRegistry
+    try {
+      reloaded = new ToolRegistry(currentTools(next))
+    } catch (error) {
+      await Promise.all(next.mcp.map((server) => server.close()))
+      throw error
+    }
+    const previous = sources
+    sources = next
     executor.replaceRegistry(reloaded)
+    await Promise.all(previous.mcp.map((server) => server.close()))
     app.log.info({ tools: reloaded.names }, 'tools reloaded')
     return reloaded.names
+  })
+  app.decorate('mcpServers', {
+    getter: () => sources.mcp.map((server) => ({ name: server.name, connected: server.connected })),
   })
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
@@ -89,9 +114,9 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     if (closing) void reply.header('connection', 'close')
     done(null, payload)
   })
-  app.addHook('onClose', (_instance, done) => {
+  app.addHook('onClose', async () => {
     executor.cancelAll()
-    done()
+    await Promise.all(sources.mcp.map((server) => server.close()))
   })
 
   await app.register(fastifySwagger, {

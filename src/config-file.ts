@@ -24,9 +24,33 @@ const httpToolSchema = z.strictObject({
   ...limits,
 })
 
-/** The configuration file: tools behind HTTP endpoints, and what to change of the built-in ones. */
+const serverName = z.string().regex(/^[a-zA-Z0-9_-]{1,30}$/, 'must be 1 to 30 letters, digits, "_" or "-"')
+
+const mcpServerSchema = z.union([
+  z
+    .strictObject({
+      name: serverName,
+      command: z.string().min(1),
+      args: z.array(z.string()).optional(),
+      env: z.record(z.string(), z.string()).optional(),
+      cwd: z.string().optional(),
+      ...limits,
+    })
+    .describe('An MCP server started as a process and spoken to over stdio.'),
+  z
+    .strictObject({
+      name: serverName,
+      url: z.url({ protocol: /^https?$/ }),
+      headers: z.record(z.string(), z.string()).optional(),
+      ...limits,
+    })
+    .describe('An MCP server reached over Streamable HTTP.'),
+])
+
+/** The configuration file: tools behind HTTP endpoints, MCP servers, and what to change of the built-in ones. */
 export const configFileSchema = z.strictObject({
   tools: z.array(httpToolSchema).default([]),
+  mcp: z.array(mcpServerSchema).default([]).describe('MCP servers whose tools appear as <server>__<tool>.'),
   builtins: z
     .strictObject({
       disabled: z.array(z.string()).default([]).describe('Built-in tools to leave out.'),
@@ -37,6 +61,7 @@ export const configFileSchema = z.strictObject({
 
 export type ConfigFile = z.output<typeof configFileSchema>
 export type HttpToolConfig = ConfigFile['tools'][number]
+export type McpServerConfig = ConfigFile['mcp'][number]
 
 export class ConfigFileError extends Error {
   override name = 'ConfigFileError'

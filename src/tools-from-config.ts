@@ -1,13 +1,29 @@
 import type { Config } from './config.ts'
 import { ConfigFileError, loadConfigFile } from './config-file.ts'
 import { createHttpTool } from './http-tool.ts'
+import type { Logger } from './logger.ts'
+import { McpServerTools } from './mcp-server-tools.ts'
 import type { Tool } from './tool.ts'
 import { createBuiltinTools } from './tools/builtin-tools.ts'
 
-/** The tools a server starts with: the built-in ones, changed and completed by the configuration file if there is one. */
-export async function toolsFromConfig(config: Config): Promise<Tool[]> {
+/** Where a server's tools come from: a fixed set, and MCP servers whose tools may change. */
+export interface ToolSources {
+  fixed: Tool[]
+  mcp: McpServerTools[]
+}
+
+/** Every tool the sources have now. */
+export function currentTools(sources: ToolSources): Tool[] {
+  return [...sources.fixed, ...sources.mcp.flatMap((server) => server.tools)]
+}
+
+/**
+ * The tools a server starts (or reloads) with: the built-in ones, changed and completed by the
+ * configuration file if there is one, and the MCP servers it names, connected.
+ */
+export async function loadToolSources(config: Config, options: { log: Logger; onToolsChanged: () => void }): Promise<ToolSources> {
   const builtins = createBuiltinTools(config)
-  if (config.configFile === undefined) return builtins
+  if (config.configFile === undefined) return { fixed: builtins, mcp: [] }
   const { config: file, secrets } = await loadConfigFile(config.configFile)
   const names = new Set(builtins.map((tool) => tool.name))
   const unknown = [...file.builtins.disabled, ...Object.keys(file.builtins.overrides)].filter((name) => !names.has(name))
@@ -17,5 +33,12 @@ export async function toolsFromConfig(config: Config): Promise<Tool[]> {
   const kept = builtins
     .filter((tool) => !file.builtins.disabled.includes(tool.name))
     .map((tool) => ({ ...tool, ...file.builtins.overrides[tool.name] }))
-  return [...kept, ...file.tools.map((tool) => createHttpTool(tool, secrets))]
+  const mcp = file.mcp.map((server) => new McpServerTools(server, options))
+  try {
+    await Promise.all(mcp.map((server) => server.connect()))
+  } catch (error) {
+    await Promise.all(mcp.map((server) => server.close()))
+    throw new ConfigFileError(`${config.configFile}: an MCP server could not be reached: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  return { fixed: [...kept, ...file.tools.map((tool) => createHttpTool(tool, secrets))], mcp }
 }

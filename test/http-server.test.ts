@@ -75,6 +75,7 @@ describe('the real server on a loopback port', () => {
       status: 'ready',
       tools: 3,
       calls: { running: 0, waiting: 0, capacity: 64 + 1024 },
+      mcp: [],
     })
   })
 
