@@ -20,6 +20,7 @@ export class McpServerTools {
   readonly #config: McpServerConfig
   readonly #log: Logger
   readonly #onToolsChanged: () => void
+  readonly #redact: (text: string) => string
   #client: Client | undefined
   #tools: Tool[] = []
   #connected = false
@@ -27,11 +28,14 @@ export class McpServerTools {
   #reconnectDelayMs = 500
   #reconnectTimer: NodeJS.Timeout | undefined
 
-  constructor(config: McpServerConfig, options: { log: Logger; onToolsChanged: () => void }) {
+  /** @param options.secrets values that came from the environment: struck out of every error message */
+  constructor(config: McpServerConfig, options: { log: Logger; onToolsChanged: () => void; secrets?: readonly string[] }) {
     this.name = config.name
     this.#config = config
     this.#log = options.log
     this.#onToolsChanged = options.onToolsChanged
+    const secrets = options.secrets ?? []
+    this.#redact = (text) => secrets.reduce((result, secret) => result.split(secret).join('[redacted]'), text)
   }
 
   get connected(): boolean {
@@ -131,12 +135,12 @@ export class McpServerTools {
         try {
           result = await client.callTool({ name: tool.name, arguments: args as Record<string, unknown> }, undefined, { signal })
         } catch (error) {
-          throw new ToolError(`the MCP server ${this.name} failed the call: ${describeThrown(error)}`, { retryable: true })
+          throw new ToolError(this.#redact(`the MCP server ${this.name} failed the call: ${describeThrown(error)}`), { retryable: true })
         }
         const text = (result.content as Array<{ type: string; text?: string }>)
           .flatMap((part) => (part.type === 'text' && part.text !== undefined ? [part.text] : []))
           .join('\n')
-        if (result.isError === true) throw new ToolError(text || `${tool.name} reported an error`)
+        if (result.isError === true) throw new ToolError(this.#redact(text || `${tool.name} reported an error`))
         return result.structuredContent ?? text
       },
     }

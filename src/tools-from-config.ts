@@ -33,12 +33,13 @@ export async function loadToolSources(config: Config, options: { log: Logger; on
   const kept = builtins
     .filter((tool) => !file.builtins.disabled.includes(tool.name))
     .map((tool) => ({ ...tool, ...file.builtins.overrides[tool.name] }))
-  const mcp = file.mcp.map((server) => new McpServerTools(server, options))
+  const mcp = file.mcp.map((server) => new McpServerTools(server, { ...options, secrets }))
   try {
     await Promise.all(mcp.map((server) => server.connect()))
   } catch (error) {
     await Promise.all(mcp.map((server) => server.close()))
-    throw new ConfigFileError(`${config.configFile}: an MCP server could not be reached: ${error instanceof Error ? error.message : String(error)}`)
+    const reason = secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), error instanceof Error ? error.message : String(error))
+    throw new ConfigFileError(`${config.configFile}: an MCP server could not be reached: ${reason}`)
   }
   return { fixed: [...kept, ...file.tools.map((tool) => createHttpTool(tool, secrets))], mcp }
 }

@@ -35,6 +35,8 @@ describe('the example tool servers behind the example configuration', () => {
       ['c4', 'check_stock', { sku: 'sku-red-mug' }],
       ['c5', 'check_stock', { sku: 'sku-green-mug' }],
       ['c6', 'lookup_order', { order_id: 'order-1' }],
+      ['c7', 'notes__list_notes', {}],
+      ['c8', 'notes__add_note', { text: 'call the carrier' }],
     ])
     const reply = (await app.inject({ method: 'POST', url: '/execute', payload })).json<ExecuteReply>()
     assert.equal(reply.status, 'partial')
@@ -47,10 +49,14 @@ describe('the example tool servers behind the example configuration', () => {
         ['c4', 'ok', 1],
         ['c5', 'tool_error', 1],
         ['c6', 'invalid_arguments', 0],
+        ['c7', 'tool_error', 1],
+        ['c8', 'ok', 1],
       ],
     )
     assert.deepEqual(reply.results[1]?.output, { order_id: 'ord_1001', status: 'shipped', carrier: 'DHL', eta: '2026-11-27' })
     assert.equal(reply.results[3]?.output, 'sku-red-mug: 12 in stock')
     assert.match(reply.results[2]?.error?.message ?? '', /HTTP 404.*no order 'ord_9999'/)
+    assert.equal(reply.results[6]?.error?.message, 'no notes yet')
+    assert.equal(reply.results[7]?.output, 'note 1 kept')
   })
 })
