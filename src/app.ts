@@ -15,6 +15,7 @@ import { createErrorHandler } from './http/error-handler.ts'
 import { validatorCompiler } from './http/validator-compiler.ts'
 import { ToolRegistry } from './registry.ts'
 import type { Tool } from './tool.ts'
+import type { McpServerTools } from './mcp-server-tools.ts'
 import { currentTools, loadToolSources, type ToolSources } from './tools-from-config.ts'
 
 declare module 'fastify' {
@@ -81,7 +82,9 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     const previous = sources
     sources = next
     executor.replaceRegistry(reloaded)
-    await Promise.all(previous.mcp.map((server) => server.close()))
+    // Calls in flight finish on the old definitions, MCP ones too: the old servers stay connected
+    // until the longest deadline has passed.
+    retire(previous.mcp)
     app.log.info({ tools: reloaded.names }, 'tools reloaded')
     return reloaded.names
   })
@@ -114,9 +117,20 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     if (closing) void reply.header('connection', 'close')
     done(null, payload)
   })
+  const retiring = new Set<McpServerTools>()
+  const retire = (servers: McpServerTools[]) => {
+    const longestMs = Math.max(config.callTimeoutMs, ...currentTools({ fixed: [], mcp: servers }).map((tool) => tool.timeoutMs ?? 0))
+    for (const server of servers) {
+      retiring.add(server)
+      setTimeout(() => {
+        retiring.delete(server)
+        void server.close()
+      }, longestMs).unref()
+    }
+  }
   app.addHook('onClose', async () => {
     executor.cancelAll()
-    await Promise.all(sources.mcp.map((server) => server.close()))
+    await Promise.all([...sources.mcp, ...retiring].map((server) => server.close()))
   })
 
   await app.register(fastifySwagger, {

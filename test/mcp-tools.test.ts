@@ -30,7 +30,7 @@ describe('MCP servers from the configuration file', () => {
     const app = await gatewayWith(t, `mcp:\n${stdioServer}`)
     assert.deepEqual(
       app.registry.names.filter((name) => name.startsWith('fix__')),
-      ['fix__add', 'fix__fail', 'fix__crash', 'fix__grow'],
+      ['fix__add', 'fix__fail', 'fix__crash', 'fix__slow', 'fix__grow'],
     )
     const reply = await run(app, [
       ['c1', 'fix__add', { a: 1, b: 2 }],
@@ -67,6 +67,14 @@ describe('MCP servers from the configuration file', () => {
     assert.equal(crashed.results[0]?.error?.code, 'tool_error')
     await waitFor(() => app.mcpServers[0]?.connected === true && app.registry.get('fix__add') !== undefined, 'the server to come back', 10_000)
     assert.equal((await run(app, [['c2', 'fix__add', { a: 2, b: 2 }]])).results[0]?.output, '4')
+  })
+
+  it('lets an MCP call in flight finish on its old connection when the tools are reloaded', async (t) => {
+    const app = await gatewayWith(t, `mcp:\n${stdioServer}`)
+    const inFlight = run(app, [['c1', 'fix__slow', {}]])
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.deepEqual(await app.reloadTools(), [...app.registry.names])
+    assert.equal((await inFlight).results[0]?.output, 'slow done')
   })
 
   it('picks up a changed tool list', async (t) => {
