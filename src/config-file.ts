@@ -63,6 +63,11 @@ export type ConfigFile = z.output<typeof configFileSchema>
 export type HttpToolConfig = ConfigFile['tools'][number]
 export type McpServerConfig = ConfigFile['mcp'][number]
 
+/** A function that strikes the given secrets out of a text, for error messages. */
+export function redactor(secrets: readonly string[]): (text: string) => string {
+  return (text) => secrets.reduce((result, secret) => result.split(secret).join('[redacted]'), text)
+}
+
 export class ConfigFileError extends Error {
   override name = 'ConfigFileError'
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import secureJson from 'secure-json-parse'
 import { z } from 'zod'
-import type { HttpToolConfig } from './config-file.ts'
+import { redactor, type HttpToolConfig } from './config-file.ts'
 import { describeThrown, ToolError } from './errors.ts'
 import type { Tool } from './tool.ts'
 import { readText } from './tools/fetch-json.ts'
@@ -15,7 +15,7 @@ import { readText } from './tools/fetch-json.ts'
 export function createHttpTool(config: HttpToolConfig, secrets: readonly string[] = []): Tool {
   const { name, description, parameters, http, idempotent, ...limits } = config
   const service = `${name}'s endpoint`
-  const redact = (text: string) => secrets.reduce((result, secret) => result.split(secret).join('[redacted]'), text)
+  const redact = redactor(secrets)
   const fail = (message: string, options: { retryable?: boolean; retryAfterMs?: number } = {}) =>
     new ToolError(redact(message), { ...options, retryable: idempotent && options.retryable === true })
   return {

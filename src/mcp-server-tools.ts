@@ -3,7 +3,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { ToolListChangedNotificationSchema, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js'
 import { z } from 'zod'
-import type { McpServerConfig } from './config-file.ts'
+import { redactor, type McpServerConfig } from './config-file.ts'
 import { describeThrown, ToolError } from './errors.ts'
 import type { Logger } from './logger.ts'
 import type { Tool } from './tool.ts'
@@ -34,8 +34,7 @@ export class McpServerTools {
     this.#config = config
     this.#log = options.log
     this.#onToolsChanged = options.onToolsChanged
-    const secrets = options.secrets ?? []
-    this.#redact = (text) => secrets.reduce((result, secret) => result.split(secret).join('[redacted]'), text)
+    this.#redact = redactor(options.secrets ?? [])
   }
 
   get connected(): boolean {

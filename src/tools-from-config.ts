@@ -1,5 +1,5 @@
 import type { Config } from './config.ts'
-import { ConfigFileError, loadConfigFile } from './config-file.ts'
+import { ConfigFileError, loadConfigFile, redactor } from './config-file.ts'
 import { createHttpTool } from './http-tool.ts'
 import type { Logger } from './logger.ts'
 import { McpServerTools } from './mcp-server-tools.ts'
@@ -38,7 +38,7 @@ export async function loadToolSources(config: Config, options: { log: Logger; on
     await Promise.all(mcp.map((server) => server.connect()))
   } catch (error) {
     await Promise.all(mcp.map((server) => server.close()))
-    const reason = secrets.reduce((text, secret) => text.split(secret).join('[redacted]'), error instanceof Error ? error.message : String(error))
+    const reason = redactor(secrets)(error instanceof Error ? error.message : String(error))
     throw new ConfigFileError(`${config.configFile}: an MCP server could not be reached: ${reason}`)
   }
   return { fixed: [...kept, ...file.tools.map((tool) => createHttpTool(tool, secrets))], mcp }
