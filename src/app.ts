@@ -11,6 +11,7 @@ import { openapiRoutes } from '../routes/openapi.ts'
 import { toolsRoutes } from '../routes/tools.ts'
 import type { Config } from './config.ts'
 import { Executor } from './executor.ts'
+import { addAccessControl } from './http/access-control.ts'
 import { createErrorHandler } from './http/error-handler.ts'
 import { validatorCompiler } from './http/validator-compiler.ts'
 import { ToolRegistry } from './registry.ts'
@@ -97,6 +98,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   app.setNotFoundHandler((_request, reply) =>
     reply.code(404).send({ error: { code: 'not_found', message: 'No such route; see GET /openapi.json.' } }),
   )
+  addAccessControl(app, config)
   app.removeContentTypeParser('text/plain')
   // A streamed Chat Completions response may be handed over as the raw event stream it was.
   app.addContentTypeParser('text/event-stream', { parseAs: 'string' }, (_request, body, done) => {

@@ -46,6 +46,14 @@ export const envSchema = z.object({
     .string()
     .optional()
     .describe('Path of a JSON or YAML file declaring HTTP tools and changes to the built-in ones (unset: built-in tools only).'),
+  TOOLGATE_API_KEYS: z
+    .string()
+    .optional()
+    .describe('Comma-separated API keys; when set, every route but /healthz and /readyz wants Authorization: Bearer <one of them>.'),
+  TOOLGATE_ALLOWED_ORIGINS: z
+    .string()
+    .optional()
+    .describe('Comma-separated browser origins allowed to call toolgate; a request with another Origin header gets 403.'),
   TOOLGATE_ADMIN_KEY: z
     .string()
     .min(16, 'use at least 16 characters')
@@ -60,6 +68,13 @@ export const envSchema = z.object({
     .default('https://api.open-meteo.com')
     .describe('Base URL of the forecast API get_weather uses (it appends /v1/forecast).'),
 })
+
+function list(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean)
+}
 
 /** The validated configuration, with the units in the names. */
 export const configSchema = envSchema.transform((env) => ({
@@ -78,6 +93,8 @@ export const configSchema = envSchema.transform((env) => ({
   shutdownGraceMs: env.TOOLGATE_SHUTDOWN_GRACE_MS,
   configFile: env.TOOLGATE_CONFIG,
   adminKey: env.TOOLGATE_ADMIN_KEY,
+  apiKeys: list(env.TOOLGATE_API_KEYS),
+  allowedOrigins: list(env.TOOLGATE_ALLOWED_ORIGINS),
   openMeteoGeocodingUrl: env.OPEN_METEO_GEOCODING_URL,
   openMeteoForecastUrl: env.OPEN_METEO_FORECAST_URL,
 }))

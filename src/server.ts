@@ -54,6 +54,13 @@ process.on('SIGHUP', () => {
 process.on('SIGTERM', (signal) => void shutdown(signal))
 process.on('SIGINT', (signal) => void shutdown(signal))
 
+if (config.apiKeys.length === 0 && !['127.0.0.1', 'localhost', '::1'].includes(config.host)) {
+  app.log.warn(
+    { host: config.host },
+    'LISTENING BEYOND LOOPBACK WITHOUT API KEYS: anyone who can reach this address can run its tools; set TOOLGATE_API_KEYS',
+  )
+}
+
 try {
   await app.listen({ host: config.host, port: config.port })
 } catch (error) {
