@@ -40,8 +40,13 @@ export const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => 
       try {
         const options = { mode, signal: disconnect.signal, log: request.log }
         const stream = streamKindFor(request.headers.accept)
-        if (stream === undefined) return formatReply(await app.executor.execute(calls, options), request.body.format)
-        await streamAnswers(reply, stream, request.body.format, (onAnswer) => app.executor.execute(calls, { ...options, onAnswer }))
+        if (stream === undefined) {
+          const answered = formatReply(await app.executor.execute(calls, options), request.body.format)
+          app.metrics.batchAnswered(answered.status)
+          return answered
+        }
+        const status = await streamAnswers(reply, stream, request.body.format, (onAnswer) => app.executor.execute(calls, { ...options, onAnswer }))
+        app.metrics.batchAnswered(status)
         return undefined
       } finally {
         disconnect.dispose()

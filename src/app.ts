@@ -7,10 +7,12 @@ import packageJson from '../package.json' with { type: 'json' }
 import { adminRoutes } from '../routes/admin.ts'
 import { executeRoutes } from '../routes/execute.ts'
 import { healthRoutes } from '../routes/health.ts'
+import { metricsRoutes } from '../routes/metrics.ts'
 import { openapiRoutes } from '../routes/openapi.ts'
 import { toolsRoutes } from '../routes/tools.ts'
 import type { Config } from './config.ts'
 import { Executor } from './executor.ts'
+import { Metrics } from './metrics.ts'
 import { addAccessControl } from './http/access-control.ts'
 import { createErrorHandler } from './http/error-handler.ts'
 import { validatorCompiler } from './http/validator-compiler.ts'
@@ -24,6 +26,7 @@ declare module 'fastify' {
     config: Config
     registry: ToolRegistry
     executor: Executor
+    metrics: Metrics
     /** Rereads TOOLGATE_CONFIG and puts its tools in service; throws, keeping the old ones, if it is invalid. */
     reloadTools: () => Promise<string[]>
     /** The MCP servers of the configuration, and whether each is connected. */
@@ -53,7 +56,14 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   }
   let sources: ToolSources = options.tools ? { fixed: options.tools, mcp: [] } : await loadToolSources(config, { log: logger, onToolsChanged: toolsChanged })
   const registry = new ToolRegistry(currentTools(sources))
-  const executor = new Executor(registry, { ...config, ...(options.random ? { random: options.random } : {}) })
+  const executor: Executor = new Executor(registry, {
+    ...config,
+    ...(options.random ? { random: options.random } : {}),
+    onCallAnswered: (result) => {
+      metrics.callAnswered(result)
+    },
+  })
+  const metrics = new Metrics(() => executor.stats)
 
   const app = Fastify({
     loggerInstance: logger,
@@ -71,6 +81,11 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     getter: () => executor.registry,
   })
   app.decorate('executor', executor)
+  app.decorate('metrics', metrics)
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.httpAnswered(request.routeOptions.url ?? 'unmatched', reply.statusCode)
+    done()
+  })
   app.decorate('reloadTools', async () => {
     const next = await loadToolSources(config, { log: logger, onToolsChanged: toolsChanged })
     let reloaded: ToolRegistry
@@ -151,6 +166,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   await app.register(toolsRoutes)
   await app.register(healthRoutes)
   await app.register(openapiRoutes)
+  await app.register(metricsRoutes)
   if (config.adminKey !== undefined) await app.register(adminRoutes, { adminKey: config.adminKey })
   return app
 }

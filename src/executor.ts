@@ -21,6 +21,8 @@ export interface ExecutorOptions {
   maxArgumentDepth: number
   /** Source of backoff jitter in [0, 1). @default Math.random */
   random?: () => number
+  /** Told of every call's answer (metrics). */
+  onCallAnswered?: (result: CallResult) => void
 }
 
 export type ExecutionMode = 'parallel' | 'sequential'
@@ -242,6 +244,7 @@ export class Executor {
       },
       'call answered',
     )
+    this.#options.onCallAnswered?.(result)
     options.onAnswer?.(executed, index)
     return executed
   }

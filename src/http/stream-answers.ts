@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify'
 import type { BatchResult, ExecutedCall } from '../executor.ts'
-import { formatReply, toolMessages } from '../format-reply.ts'
+import { formatReply, toolMessages, type ExecuteReply, type ToolMessage } from '../format-reply.ts'
 import type { PayloadFormat } from '../normalize-payload.ts'
 
 export type StreamKind = 'ndjson' | 'sse'
@@ -24,7 +24,7 @@ export async function streamAnswers(
   kind: StreamKind,
   format: PayloadFormat,
   run: (onAnswer: (call: ExecutedCall, index: number) => void) => Promise<BatchResult>,
-): Promise<void> {
+): Promise<ExecuteReply<ToolMessage>['status']> {
   let started = false
   const write = (event: 'answer' | 'done', data: object) => {
     if (!started) {
@@ -46,4 +46,5 @@ export async function streamAnswers(
   const { status, errors, timing } = formatReply(batch, format)
   write('done', { status, errors, timing })
   reply.raw.end()
+  return status
 }

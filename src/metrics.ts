@@ -1,0 +1,38 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { CallResult } from './executor.ts'
+
+const seconds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+
+/** What GET /metrics exposes, in Prometheus' text format. */
+export class Metrics {
+  readonly registry = new Registry()
+  readonly #calls = new Counter({ name: 'toolgate_calls_total', help: 'Calls answered, by tool and outcome (ok or error code).', labelNames: ['tool', 'outcome'], registers: [this.registry] })
+  readonly #duration = new Histogram({ name: 'toolgate_call_duration_seconds', help: 'From the first attempt to the answer, by tool.', labelNames: ['tool'], buckets: seconds, registers: [this.registry] })
+  readonly #queued = new Histogram({ name: 'toolgate_call_queue_wait_seconds', help: 'Time calls waited for a slot.', buckets: seconds, registers: [this.registry] })
+  readonly #retries = new Counter({ name: 'toolgate_call_retries_total', help: 'Attempts beyond the first, by tool.', labelNames: ['tool'], registers: [this.registry] })
+  readonly #batches = new Counter({ name: 'toolgate_batches_total', help: 'Batches answered, by status.', labelNames: ['status'], registers: [this.registry] })
+  readonly #http = new Counter({ name: 'toolgate_http_requests_total', help: 'HTTP requests, by route and status code.', labelNames: ['route', 'status'], registers: [this.registry] })
+
+  /** @param calls the executor's running and waiting calls, read when scraped */
+  constructor(calls: () => { running: number; waiting: number }) {
+    new Gauge({ name: 'toolgate_calls_running', help: 'Calls running now.', registers: [this.registry], collect() { this.set(calls().running) } })
+    new Gauge({ name: 'toolgate_calls_waiting', help: 'Calls admitted and waiting for a slot.', registers: [this.registry], collect() { this.set(calls().waiting) } })
+  }
+
+  callAnswered(result: CallResult): void {
+    this.#calls.inc({ tool: result.name, outcome: result.error?.code ?? 'ok' })
+    if (result.attempts > 0) {
+      this.#duration.observe({ tool: result.name }, result.durationMs / 1000)
+      this.#queued.observe(result.queuedMs / 1000)
+    }
+    if (result.attempts > 1) this.#retries.inc({ tool: result.name }, result.attempts - 1)
+  }
+
+  batchAnswered(status: string): void {
+    this.#batches.inc({ status })
+  }
+
+  httpAnswered(route: string, status: number): void {
+    this.#http.inc({ route, status: String(status) })
+  }
+}
