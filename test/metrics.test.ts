@@ -28,7 +28,7 @@ describe('GET /metrics', () => {
     ]) {
       assert.ok(text.includes(line), `has ${line}`)
     }
-    assert.match(text, /toolgate_call_duration_seconds_bucket\{le="0.005",tool="sleep"\} 1/)
+    assert.match(text, /toolgate_call_duration_seconds_count\{tool="sleep"\} 1/)
     assert.match(text, /toolgate_call_queue_wait_seconds_count 2/)
   })
 })
