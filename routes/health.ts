@@ -16,7 +16,12 @@ export const healthRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
           200: z.object({
             status: z.literal('ready'),
             tools: z.int(),
-            calls: z.object({ running: z.int(), waiting: z.int(), capacity: z.int() }),
+            calls: z.object({
+              running: z.int(),
+              waiting: z.int(),
+              capacity: z.int(),
+              abandoned: z.int().describe('Calls already answered whose tools ignored the abort and still run.'),
+            }),
             mcp: z.array(z.object({ name: z.string(), connected: z.boolean() })).describe('The MCP servers of the configuration file.'),
           }),
         },

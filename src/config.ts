@@ -39,6 +39,12 @@ export const envSchema = z.object({
   TOOLGATE_MAX_ARGUMENT_DEPTH: integer(1, 1_000)
     .default(32)
     .describe("Deepest nesting of objects and arrays in one call's arguments; deeper is invalid_arguments."),
+  TOOLGATE_MAX_RESULT_BYTES: integer(256, 1_073_741_824)
+    .default(1024 * 1024)
+    .describe("Largest result a model reads (UTF-8 bytes of its content); a longer one is cut, marked in the content and in the result's truncatedFromBytes."),
+  TOOLGATE_MAX_ABANDONED_CALLS: integer(1, 1_000_000)
+    .default(256)
+    .describe('Timed-out or cancelled calls whose tools ignored the abort and still run; at this many, new batches get 503 overloaded.'),
   TOOLGATE_SHUTDOWN_GRACE_MS: integer(0, 3_600_000)
     .default(10_000)
     .describe('On SIGTERM/SIGINT, how long batches in flight may run before they are answered as cancelled.'),
@@ -90,6 +96,8 @@ export const configSchema = envSchema.transform((env) => ({
   maxBodyBytes: env.TOOLGATE_MAX_BODY_BYTES,
   maxArgumentBytes: env.TOOLGATE_MAX_ARGUMENT_BYTES,
   maxArgumentDepth: env.TOOLGATE_MAX_ARGUMENT_DEPTH,
+  maxResultBytes: env.TOOLGATE_MAX_RESULT_BYTES,
+  maxAbandonedCalls: env.TOOLGATE_MAX_ABANDONED_CALLS,
   shutdownGraceMs: env.TOOLGATE_SHUTDOWN_GRACE_MS,
   configFile: env.TOOLGATE_CONFIG,
   adminKey: env.TOOLGATE_ADMIN_KEY,

@@ -58,6 +58,11 @@ export const requestErrorCodes = {
   unsupported_media_type: { status: 415, description: 'The body is neither application/json nor text/event-stream (a streamed completion).' },
   bad_request: { status: 400, description: 'The HTTP request itself is malformed.' },
   invalid_config: { status: 422, description: 'A reload found the configuration file invalid; the tools in service are unchanged.' },
+  overloaded: {
+    status: 503,
+    description:
+      'Too many abandoned calls (tools that ignored their timeout still running, past TOOLGATE_MAX_ABANDONED_CALLS), or the event loop or memory past its limit; nothing ran. Retry after `Retry-After` seconds.',
+  },
   queue_full: { status: 503, description: 'Admitting the calls would exceed TOOLGATE_MAX_QUEUED_CALLS; nothing ran. Retry after `Retry-After` seconds.' },
   internal_error: { status: 500, description: 'An unexpected failure; details are in the log, not in the reply.' },
 } as const satisfies Record<string, { status: number; description: string }>

@@ -19,6 +19,13 @@ export interface ExecutorOptions {
   retryMaxDelayMs: number
   maxArgumentBytes: number
   maxArgumentDepth: number
+  /** Largest result content a model reads; longer is cut and marked. */
+  maxResultBytes: number
+  /**
+   * Calls answered (timed out, cancelled) whose tools ignored the abort and still run. Past it,
+   * new batches are refused (503): the process would otherwise pile up work nobody waits for.
+   */
+  maxAbandonedCalls: number
   /** Source of backoff jitter in [0, 1). @default Math.random */
   random?: () => number
   /** Told of every call's answer (metrics). */
@@ -49,6 +56,8 @@ export interface CallResult {
   durationMs: number
   /** Time spent waiting for a slot. */
   queuedMs: number
+  /** The result was longer than the limit: its size before it was cut. */
+  truncatedFromBytes?: number
 }
 
 /** Whether a call would run, and if not why: what `?mode=validate` answers. */
@@ -85,6 +94,11 @@ export class Executor {
   /** Admitted calls not yet through the queue: running, or waiting for a slot. */
   #outstanding = 0
   #running = 0
+  /** Tools still running after their call was answered. */
+  #abandoned = 0
+  readonly #onAbandoned = (change: 1 | -1) => {
+    this.#abandoned += change
+  }
 
   constructor(registry: ToolRegistry, options: ExecutorOptions) {
     for (const [option, value] of Object.entries({ concurrency: options.concurrency, callTimeoutMs: options.callTimeoutMs })) {
@@ -127,8 +141,8 @@ export class Executor {
     return this.#options.concurrency + this.#options.maxQueuedCalls
   }
 
-  get stats(): { running: number; waiting: number; capacity: number } {
-    return { running: this.#running, waiting: this.#outstanding - this.#running, capacity: this.capacity }
+  get stats(): { running: number; waiting: number; capacity: number; abandoned: number } {
+    return { running: this.#running, waiting: this.#outstanding - this.#running, capacity: this.capacity, abandoned: this.#abandoned }
   }
 
   /**
@@ -180,6 +194,13 @@ export class Executor {
   }
 
   #admit(count: number): void {
+    if (count > 0 && this.#abandoned >= this.#options.maxAbandonedCalls) {
+      throw new RequestError(
+        'overloaded',
+        `The gateway is refusing work: ${String(this.#abandoned)} timed-out or cancelled calls are still running in tools that ignored the abort (limit ${String(this.#options.maxAbandonedCalls)}). Nothing of this batch ran.`,
+        { retryAfterSeconds },
+      )
+    }
     if (this.#outstanding + count > this.capacity) {
       throw new RequestError(
         'queue_full',
@@ -265,6 +286,8 @@ export class Executor {
       timeoutMs,
       attemptTimeoutMs: tool.attemptTimeoutMs ?? timeoutMs,
       retries: tool.retries ?? 0,
+      maxResultBytes: this.#options.maxResultBytes,
+      onAbandoned: this.#onAbandoned,
       retryBaseDelayMs: this.#options.retryBaseDelayMs,
       retryMaxDelayMs: this.#options.retryMaxDelayMs,
       ...(this.#options.random ? { random: this.#options.random } : {}),
@@ -295,7 +318,8 @@ function toExecutedCall(call: RawToolCall, outcome: CallOutcome, queuedMs: numbe
   const timing = { attempts: outcome.attempts, durationMs: round(outcome.durationMs), queuedMs: round(queuedMs) }
   const assigned = call.assignedId ? { assignedId: true as const } : {}
   if (outcome.ok) {
-    return { result: { id: call.id, name: call.name, ok: true, output: outcome.output, ...timing }, content: outcome.content, ...assigned }
+    const truncated = outcome.truncatedFromBytes === undefined ? {} : { truncatedFromBytes: outcome.truncatedFromBytes }
+    return { result: { id: call.id, name: call.name, ok: true, output: outcome.output, ...timing, ...truncated }, content: outcome.content, ...assigned }
   }
   const error = { code: outcome.error.code, message: outcome.error.message }
   return { result: { id: call.id, name: call.name, ok: false, error, ...timing }, content: JSON.stringify({ error }), ...assigned }

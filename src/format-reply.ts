@@ -55,6 +55,10 @@ export const executeReplySchema = z.object({
         attempts: z.int().describe('0 when the call was refused before it ran.'),
         durationMs: z.number(),
         queuedMs: z.number().describe('Time the call waited for a slot.'),
+        truncatedFromBytes: z
+          .int()
+          .optional()
+          .describe('Set when the result was longer than TOOLGATE_MAX_RESULT_BYTES: its size before it was cut; output and content hold the cut text.'),
       }),
     )
     .describe("One result per call, in the calls' order."),

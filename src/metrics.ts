@@ -14,9 +14,10 @@ export class Metrics {
   readonly #http = new Counter({ name: 'toolgate_http_requests_total', help: 'HTTP requests, by route and status code.', labelNames: ['route', 'status'], registers: [this.registry] })
 
   /** @param calls the executor's running and waiting calls, read when scraped */
-  constructor(calls: () => { running: number; waiting: number }) {
+  constructor(calls: () => { running: number; waiting: number; abandoned: number }) {
     new Gauge({ name: 'toolgate_calls_running', help: 'Calls running now.', registers: [this.registry], collect() { this.set(calls().running) } })
     new Gauge({ name: 'toolgate_calls_waiting', help: 'Calls admitted and waiting for a slot.', registers: [this.registry], collect() { this.set(calls().waiting) } })
+    new Gauge({ name: 'toolgate_calls_abandoned', help: 'Calls answered (timed out, cancelled) whose tools ignored the abort and still run.', registers: [this.registry], collect() { this.set(calls().abandoned) } })
   }
 
   // Labelled children are looked up once: prom-client hashes the labels on every unbound call,

@@ -10,10 +10,14 @@ export interface CallPolicy extends BackoffPolicy {
   /** Deadline of one attempt; only armed when shorter than the call's. */
   attemptTimeoutMs: number
   retries: number
+  /** Largest content the model reads; a longer result is cut to fit and marked. */
+  maxResultBytes: number
+  /** Told when a tool is still running after its call was answered (it ignored its signal), and when it stops. */
+  onAbandoned?: (change: 1 | -1) => void
 }
 
 export type CallOutcome =
-  | { ok: true; output: unknown; content: string; attempts: number; durationMs: number }
+  | { ok: true; output: unknown; content: string; truncatedFromBytes?: number; attempts: number; durationMs: number }
   | { ok: false; error: CallError; attempts: number; durationMs: number }
 
 type AttemptOutcome = { ok: true; output: unknown } | { ok: false; error: CallError }
@@ -42,14 +46,14 @@ export async function runCall(
     if (!outcome.ok) return { ok: false, error: withAttempts(outcome.error, attempts), attempts, durationMs }
     const serialized = serialize(tool, outcome.output)
     if (serialized instanceof CallError) return { ok: false, error: serialized, attempts, durationMs }
-    return { ok: true, ...serialized, attempts, durationMs }
+    return { ok: true, ...truncate(serialized, policy.maxResultBytes), attempts, durationMs }
   }
   try {
     for (;;) {
       attempts++
       const attemptTimeoutMs = policy.attemptTimeoutMs < policy.timeoutMs ? policy.attemptTimeoutMs : undefined
       const context = new AttemptContext(tool.name, callId, attempts, deadline, log, attemptTimeoutMs)
-      const outcome = await runAttempt(tool, args, context)
+      const outcome = await runAttempt(tool, args, context, policy.onAbandoned)
       if (outcome.ok || deadline.aborted) return finish(outcome)
       const { error } = outcome
       // An upstream's Retry-After is a floor under the backoff; past the deadline it means no retry.
@@ -114,7 +118,12 @@ class AttemptContext implements ToolContext {
  * One attempt, settled by the tool or by the first cancellation, whichever comes first.
  * A tool that answers synchronously (a clock, a lookup) is answered without a promise.
  */
-function runAttempt(tool: Tool, args: unknown, context: AttemptContext): AttemptOutcome | Promise<AttemptOutcome> {
+function runAttempt(
+  tool: Tool,
+  args: unknown,
+  context: AttemptContext,
+  onAbandoned: CallPolicy['onAbandoned'],
+): AttemptOutcome | Promise<AttemptOutcome> {
   const { scope } = context
   if (scope.aborted) {
     context.release()
@@ -145,8 +154,11 @@ function runAttempt(tool: Tool, args: unknown, context: AttemptContext): Attempt
     const unsubscribe = scope.onAbort((reason) => {
       const abortedAt = performance.now()
       settle({ ok: false, error: abortReason(reason) })
-      // The tool may ignore its signal; its slot is free already, but say when it finally stops.
+      // The tool may ignore its signal; its slot is free already, but it is counted as abandoned
+      // until it stops, so that tools piling up in the background can be refused more work.
+      onAbandoned?.(1)
       const overrun = () => {
+        onAbandoned?.(-1)
         context.log.debug({ overrunMs: Math.round(performance.now() - abortedAt) }, 'cancelled tool settled')
       }
       running.then(overrun, overrun)
@@ -205,4 +217,30 @@ function serialize(tool: Tool, output: unknown): { output: unknown; content: str
   } catch (error) {
     return new CallError('invalid_result', `${tool.name} returned a value that cannot be serialized as JSON: ${describeThrown(error)}`)
   }
+}
+
+const truncationNote = (originalBytes: number, limit: number) =>
+  `\n[truncated by toolgate: the result was ${String(originalBytes)} bytes, the limit is ${String(limit)}]`
+
+/**
+ * Cuts content longer than `maxBytes` (UTF-8) to fit, note included, on a character boundary.
+ * The model reads the start of the result and that it was cut; `output` becomes that same text.
+ */
+export function truncate(
+  serialized: { output: unknown; content: string },
+  maxBytes: number,
+): { output: unknown; content: string; truncatedFromBytes?: number } {
+  const { content } = serialized
+  // Cheap first: a UTF-8 character is at most 3 bytes per UTF-16 unit.
+  if (content.length * 3 <= maxBytes) return serialized
+  const originalBytes = Buffer.byteLength(content)
+  if (originalBytes <= maxBytes) return serialized
+  const note = truncationNote(originalBytes, maxBytes)
+  const room = Math.max(0, maxBytes - Buffer.byteLength(note))
+  const bytes = Buffer.from(content.slice(0, room))
+  let end = Math.min(room, bytes.length)
+  // Back off to the start of a character: UTF-8 continuation bytes are 0b10xxxxxx.
+  while (end > 0 && end < bytes.length && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--
+  const cut = bytes.subarray(0, end).toString('utf8') + note
+  return { output: cut, content: cut, truncatedFromBytes: originalBytes }
 }
