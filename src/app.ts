@@ -14,6 +14,7 @@ import type { Config } from './config.ts'
 import { Executor } from './executor.ts'
 import { Metrics } from './metrics.ts'
 import { addAccessControl } from './http/access-control.ts'
+import { createClientErrorHandler } from './http/client-error.ts'
 import { createErrorHandler } from './http/error-handler.ts'
 import { validatorCompiler } from './http/validator-compiler.ts'
 import { ToolRegistry } from './registry.ts'
@@ -68,6 +69,13 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: config.maxBodyBytes,
+    // Node's defaults leave slow clients alone: no request timeout, and the timeouts it has are
+    // only checked every 30 s. A client dripping its headers or body is cut within a second of its
+    // limit. The idle time while the calls run is not limited: that is the calls' deadlines' job.
+    requestTimeout: config.requestTimeoutMs,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    http: { headersTimeout: config.headersTimeoutMs, requestTimeout: config.requestTimeoutMs, connectionsCheckingInterval: Math.min(1_000, config.headersTimeoutMs) },
+    clientErrorHandler: createClientErrorHandler(config),
     // A client's x-request-id is kept when it is a sane token, so its logs and ours line up.
     requestIdHeader: false,
     genReqId: (request) => {

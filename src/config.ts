@@ -45,6 +45,15 @@ export const envSchema = z.object({
   TOOLGATE_MAX_ABANDONED_CALLS: integer(1, 1_000_000)
     .default(256)
     .describe('Timed-out or cancelled calls whose tools ignored the abort and still run; at this many, new batches get 503 overloaded.'),
+  TOOLGATE_HEADERS_TIMEOUT_MS: integer(100, 600_000)
+    .default(10_000)
+    .describe('Time a client has to send the request headers; slower gets 408 and the connection is closed.'),
+  TOOLGATE_REQUEST_TIMEOUT_MS: integer(100, 3_600_000)
+    .default(30_000)
+    .describe('Time a client has to send the whole request, body included (a slow drip is cut); slower gets 408. Running the calls is not counted.'),
+  TOOLGATE_KEEP_ALIVE_TIMEOUT_MS: integer(100, 3_600_000)
+    .default(5_000)
+    .describe('An idle keep-alive connection is closed after this long without a request.'),
   TOOLGATE_SHUTDOWN_GRACE_MS: integer(0, 3_600_000)
     .default(10_000)
     .describe('On SIGTERM/SIGINT, how long batches in flight may run before they are answered as cancelled.'),
@@ -83,7 +92,12 @@ function list(value: string | undefined): string[] {
 }
 
 /** The validated configuration, with the units in the names. */
-export const configSchema = envSchema.transform((env) => ({
+export const configSchema = envSchema
+  .refine((env) => env.TOOLGATE_HEADERS_TIMEOUT_MS <= env.TOOLGATE_REQUEST_TIMEOUT_MS, {
+    path: ['TOOLGATE_HEADERS_TIMEOUT_MS'],
+    message: 'must not exceed TOOLGATE_REQUEST_TIMEOUT_MS (the headers are part of the request)',
+  })
+  .transform((env) => ({
   host: env.HOST,
   port: env.PORT,
   logLevel: env.LOG_LEVEL,
@@ -98,6 +112,9 @@ export const configSchema = envSchema.transform((env) => ({
   maxArgumentDepth: env.TOOLGATE_MAX_ARGUMENT_DEPTH,
   maxResultBytes: env.TOOLGATE_MAX_RESULT_BYTES,
   maxAbandonedCalls: env.TOOLGATE_MAX_ABANDONED_CALLS,
+  headersTimeoutMs: env.TOOLGATE_HEADERS_TIMEOUT_MS,
+  requestTimeoutMs: env.TOOLGATE_REQUEST_TIMEOUT_MS,
+  keepAliveTimeoutMs: env.TOOLGATE_KEEP_ALIVE_TIMEOUT_MS,
   shutdownGraceMs: env.TOOLGATE_SHUTDOWN_GRACE_MS,
   configFile: env.TOOLGATE_CONFIG,
   adminKey: env.TOOLGATE_ADMIN_KEY,

@@ -53,6 +53,11 @@ export const requestErrorCodes = {
   too_many_calls: { status: 400, description: 'The payload holds more calls than TOOLGATE_MAX_CALLS_PER_REQUEST.' },
   unauthorized: { status: 401, description: 'The route wants `Authorization: Bearer <key>`: one of TOOLGATE_API_KEYS, or TOOLGATE_ADMIN_KEY for the admin route.' },
   forbidden_origin: { status: 403, description: 'The request comes from a browser origin that is not in TOOLGATE_ALLOWED_ORIGINS.' },
+  request_timeout: {
+    status: 408,
+    description: 'The client sent its headers (TOOLGATE_HEADERS_TIMEOUT_MS) or its whole request (TOOLGATE_REQUEST_TIMEOUT_MS) too slowly; the connection is closed.',
+  },
+  headers_too_large: { status: 431, description: 'The request headers are larger than the server accepts (16 KiB).' },
   not_found: { status: 404, description: 'No such route.' },
   body_too_large: { status: 413, description: 'The body is larger than TOOLGATE_MAX_BODY_BYTES.' },
   unsupported_media_type: { status: 415, description: 'The body is neither application/json nor text/event-stream (a streamed completion).' },

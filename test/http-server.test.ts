@@ -74,7 +74,7 @@ describe('the real server on a loopback port', () => {
     assert.deepEqual(await (await fetch(`${base}/readyz`)).json(), {
       status: 'ready',
       tools: 3,
-      calls: { running: 0, waiting: 0, capacity: 64 + 1024 },
+      calls: { running: 0, waiting: 0, capacity: 64 + 1024, abandoned: 0 },
       mcp: [],
     })
   })
