@@ -11,6 +11,7 @@ import { metricsRoutes } from '../routes/metrics.ts'
 import { openapiRoutes } from '../routes/openapi.ts'
 import { toolsRoutes } from '../routes/tools.ts'
 import type { Config } from './config.ts'
+import { RequestError } from './errors.ts'
 import { Executor } from './executor.ts'
 import { Metrics } from './metrics.ts'
 import { addAccessControl } from './http/access-control.ts'
@@ -30,6 +31,8 @@ declare module 'fastify' {
     metrics: Metrics
     /** Rereads TOOLGATE_CONFIG and puts its tools in service; throws, keeping the old ones, if it is invalid. */
     reloadTools: () => Promise<string[]>
+    /** Turns readiness false and refuses new work (503 shutting_down); app.close() does it too. */
+    stopTakingWork: () => void
     /** The MCP servers of the configuration, and whether each is connected. */
     mcpServers: Array<{ name: string; connected: boolean }>
   }
@@ -68,6 +71,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
 
   const app = Fastify({
     loggerInstance: logger,
+    return503OnClosing: false,
     bodyLimit: config.maxBodyBytes,
     // Node's defaults leave slow clients alone: no request timeout, and the timeouts it has are
     // only checked every 30 s. A client dripping its headers or body is cut within a second of its
@@ -131,12 +135,23 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     void reply.header('x-request-id', request.id)
     done()
   })
-  // Once closing, every reply asks its client to close the connection: a keep-alive connection
-  // would otherwise hold the exit back until its idle timeout, long after the last batch answered.
+  // Once closing (SIGTERM), readiness turns false and new work is refused in toolgate's own shape,
+  // while the batches in flight finish. Every reply then asks its client to close the connection:
+  // a keep-alive connection would otherwise hold the exit back until its idle timeout.
   let closing = false
+  app.decorate('stopTakingWork', () => {
+    closing = true
+  })
   app.addHook('preClose', (done) => {
     closing = true
     done()
+  })
+  app.addHook('onRequest', (request, _reply, done) => {
+    if (!closing || request.url === '/healthz') {
+      done()
+      return
+    }
+    done(new RequestError('shutting_down', 'The gateway is shutting down and takes no new work; retry on another instance.', { retryAfterSeconds: 1 }))
   })
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (closing) void reply.header('connection', 'close')

@@ -68,6 +68,7 @@ export const requestErrorCodes = {
     description:
       'Too many abandoned calls (tools that ignored their timeout still running, past TOOLGATE_MAX_ABANDONED_CALLS), or the event loop or memory past its limit; nothing ran. Retry after `Retry-After` seconds.',
   },
+  shutting_down: { status: 503, description: 'The gateway received SIGTERM: it finishes the batches in flight and takes no new work (/readyz answers this too).' },
   queue_full: { status: 503, description: 'Admitting the calls would exceed TOOLGATE_MAX_QUEUED_CALLS; nothing ran. Retry after `Retry-After` seconds.' },
   internal_error: { status: 500, description: 'An unexpected failure; details are in the log, not in the reply.' },
 } as const satisfies Record<string, { status: number; description: string }>

@@ -40,6 +40,8 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
     app.executor.cancelAll()
   }, config.shutdownGraceMs)
   grace.unref()
+  // Refuse new work at once, on connections already open too, while the server closes its listener.
+  app.stopTakingWork()
   await app.close()
   clearTimeout(grace)
   app.log.info('closed')
