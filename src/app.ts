@@ -17,6 +17,7 @@ import { Metrics } from './metrics.ts'
 import { addAccessControl } from './http/access-control.ts'
 import { createClientErrorHandler } from './http/client-error.ts'
 import { createErrorHandler } from './http/error-handler.ts'
+import { addOverloadProtection } from './http/overload.ts'
 import { validatorCompiler } from './http/validator-compiler.ts'
 import { ToolRegistry } from './registry.ts'
 import type { Tool } from './tool.ts'
@@ -126,6 +127,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     reply.code(404).send({ error: { code: 'not_found', message: 'No such route; see GET /openapi.json.' } }),
   )
   addAccessControl(app, config)
+  await addOverloadProtection(app, config)
   app.removeContentTypeParser('text/plain')
   // A streamed Chat Completions response may be handed over as the raw event stream it was.
   app.addContentTypeParser('text/event-stream', { parseAs: 'string' }, (_request, body, done) => {

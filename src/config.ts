@@ -54,6 +54,15 @@ export const envSchema = z.object({
   TOOLGATE_KEEP_ALIVE_TIMEOUT_MS: integer(100, 3_600_000)
     .default(5_000)
     .describe('An idle keep-alive connection is closed after this long without a request.'),
+  TOOLGATE_MAX_EVENT_LOOP_DELAY_MS: integer(0, 60_000)
+    .default(250)
+    .describe('Mean event-loop delay (sampled every 500 ms) past which new requests get 503 overloaded; 0 turns the check off.'),
+  TOOLGATE_MAX_HEAP_USED_PERCENT: integer(0, 100)
+    .default(90)
+    .describe("Heap in use, as a percentage of V8's heap limit, past which new requests get 503 overloaded; 0 turns the check off."),
+  TOOLGATE_MAX_RSS_BYTES: integer(0, Number.MAX_SAFE_INTEGER)
+    .default(0)
+    .describe("Resident memory past which new requests get 503 overloaded (set it below the container's memory limit); 0 turns the check off."),
   TOOLGATE_SHUTDOWN_GRACE_MS: integer(0, 3_600_000)
     .default(10_000)
     .describe('On SIGTERM/SIGINT, how long batches in flight may run before they are answered as cancelled.'),
@@ -115,6 +124,9 @@ export const configSchema = envSchema
   headersTimeoutMs: env.TOOLGATE_HEADERS_TIMEOUT_MS,
   requestTimeoutMs: env.TOOLGATE_REQUEST_TIMEOUT_MS,
   keepAliveTimeoutMs: env.TOOLGATE_KEEP_ALIVE_TIMEOUT_MS,
+  maxEventLoopDelayMs: env.TOOLGATE_MAX_EVENT_LOOP_DELAY_MS,
+  maxHeapUsedPercent: env.TOOLGATE_MAX_HEAP_USED_PERCENT,
+  maxRssBytes: env.TOOLGATE_MAX_RSS_BYTES,
   shutdownGraceMs: env.TOOLGATE_SHUTDOWN_GRACE_MS,
   configFile: env.TOOLGATE_CONFIG,
   adminKey: env.TOOLGATE_ADMIN_KEY,
