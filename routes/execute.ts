@@ -28,17 +28,18 @@ export const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => 
             .describe("The provider the payload must come from; by default it is told by the payload's shape."),
         }),
         body: executePayloadSchema,
-        response: { 200: z.union([executeReplySchema, validateReplySchema]), 400: errorReplySchema, 413: errorReplySchema, 415: errorReplySchema, 503: errorReplySchema },
+        response: { 200: z.union([executeReplySchema, validateReplySchema]), 400: errorReplySchema, 401: errorReplySchema, 403: errorReplySchema, 408: errorReplySchema, 413: errorReplySchema, 415: errorReplySchema, 429: errorReplySchema, 503: errorReplySchema },
       },
     },
     async (request, reply) => {
       const { mode, format } = request.query
       if (format !== undefined) assertProvider(request.body, format)
       const calls = extractCalls(request.body, app.config.maxCallsPerRequest)
-      if (mode === 'validate') return formatVerdicts(app.executor.validate(calls))
+      const allowedTools = request.caller?.tools
+      if (mode === 'validate') return formatVerdicts(app.executor.validate(calls, allowedTools))
       const disconnect = abortOnDisconnect(request, reply)
       try {
-        const options = { mode, signal: disconnect.signal, log: request.log }
+        const options = { mode, signal: disconnect.signal, log: request.log, allowedTools }
         const stream = streamKindFor(request.headers.accept)
         if (stream === undefined) {
           const answered = formatReply(await app.executor.execute(calls, options), request.body.format)

@@ -35,10 +35,10 @@ export const toolsRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
         querystring: z.object({
           format: z.enum(declarationFormats).default('openai').describe('The provider whose tool-declaration format to answer in.'),
         }),
-        response: { 200: declarationsSchema, 400: errorReplySchema },
+        response: { 200: declarationsSchema, 400: errorReplySchema, 401: errorReplySchema, 429: errorReplySchema, 503: errorReplySchema },
       },
     },
-    (request) => app.registry.declare(request.query.format),
+    (request) => app.registry.declare(request.query.format, request.caller?.tools),
   )
   done()
 }

@@ -18,6 +18,8 @@ import { addAccessControl } from './http/access-control.ts'
 import { createClientErrorHandler } from './http/client-error.ts'
 import { createErrorHandler } from './http/error-handler.ts'
 import { addOverloadProtection } from './http/overload.ts'
+import { addRateLimits } from './http/rate-limit.ts'
+import { loadApiKeys } from './api-keys.ts'
 import { validatorCompiler } from './http/validator-compiler.ts'
 import { ToolRegistry } from './registry.ts'
 import type { Tool } from './tool.ts'
@@ -51,6 +53,7 @@ export interface AppOptions {
 /** Builds the gateway without listening: the entry point listens, tests inject or listen on port 0. */
 export async function buildApp(config: Config, options: AppOptions = {}) {
   const logger = options.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization'] })
+  const apiKeys = await loadApiKeys(config)
   // MCP servers may change their tools at any time: the registry is then rebuilt from the sources.
   const toolsChanged = () => {
     try {
@@ -126,8 +129,9 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   app.setNotFoundHandler((_request, reply) =>
     reply.code(404).send({ error: { code: 'not_found', message: 'No such route; see GET /openapi.json.' } }),
   )
-  addAccessControl(app, config)
+  addAccessControl(app, { apiKeys, allowedOrigins: config.allowedOrigins })
   await addOverloadProtection(app, config)
+  await addRateLimits(app, { rateLimitPerMinute: config.rateLimitPerMinute, apiKeys })
   app.removeContentTypeParser('text/plain')
   // A streamed Chat Completions response may be handed over as the raw event stream it was.
   app.addContentTypeParser('text/event-stream', { parseAs: 'string' }, (_request, body, done) => {

@@ -82,13 +82,7 @@ export async function loadConfigFile(
   path: string,
   environment: Record<string, string | undefined> = process.env,
 ): Promise<{ config: ConfigFile; secrets: string[] }> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (error) {
-    throw new ConfigFileError(`${path}: cannot be read (${error instanceof Error ? error.message : String(error)})`)
-  }
-  return parseConfigFile(text, path, environment)
+  return loadYamlFile(configFileSchema, path, environment)
 }
 
 export function parseConfigFile(
@@ -96,6 +90,30 @@ export function parseConfigFile(
   source: string,
   environment: Record<string, string | undefined>,
 ): { config: ConfigFile; secrets: string[] } {
+  return parseYaml(configFileSchema, text, source, environment)
+}
+
+/** Reads a JSON or YAML file validated by `schema`, as loadConfigFile does. */
+export async function loadYamlFile<Schema extends z.ZodType>(
+  schema: Schema,
+  path: string,
+  environment: Record<string, string | undefined>,
+): Promise<{ config: z.output<Schema>; secrets: string[] }> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    throw new ConfigFileError(`${path}: cannot be read (${error instanceof Error ? error.message : String(error)})`)
+  }
+  return parseYaml(schema, text, path, environment)
+}
+
+function parseYaml<Schema extends z.ZodType>(
+  schema: Schema,
+  text: string,
+  source: string,
+  environment: Record<string, string | undefined>,
+): { config: z.output<Schema>; secrets: string[] } {
   const lineCounter = new LineCounter()
   // YAML is a superset of JSON: one parser serves both, with line numbers for both.
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
@@ -113,7 +131,7 @@ export function parseConfigFile(
     problems.push(`${source}${at(nodeOffset(document, path))}: ${formatPath(path)}: the environment has no ${name}`)
   })
   if (problems.length > 0) throw new ConfigFileError(problems.join('\n'))
-  const parsed = configFileSchema.safeParse(raw)
+  const parsed = schema.safeParse(raw)
   if (!parsed.success) {
     throw new ConfigFileError(
       parsed.error.issues

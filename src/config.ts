@@ -74,6 +74,13 @@ export const envSchema = z.object({
     .string()
     .optional()
     .describe('Comma-separated API keys; when set, every route but /healthz and /readyz wants Authorization: Bearer <one of them>.'),
+  TOOLGATE_API_KEYS_FILE: z
+    .string()
+    .optional()
+    .describe('Path of a JSON or YAML file of named API keys, each optionally limited to some tools and given its own rate limit; adds to TOOLGATE_API_KEYS.'),
+  TOOLGATE_RATE_LIMIT_PER_MINUTE: integer(0, 100_000_000)
+    .default(0)
+    .describe('Requests per minute per API key (per client address without keys), health checks and metrics aside; past it, 429 with Retry-After. 0: no limit.'),
   TOOLGATE_ALLOWED_ORIGINS: z
     .string()
     .optional()
@@ -131,6 +138,8 @@ export const configSchema = envSchema
   configFile: env.TOOLGATE_CONFIG,
   adminKey: env.TOOLGATE_ADMIN_KEY,
   apiKeys: list(env.TOOLGATE_API_KEYS),
+  apiKeysFile: env.TOOLGATE_API_KEYS_FILE,
+  rateLimitPerMinute: env.TOOLGATE_RATE_LIMIT_PER_MINUTE,
   allowedOrigins: list(env.TOOLGATE_ALLOWED_ORIGINS),
   openMeteoGeocodingUrl: env.OPEN_METEO_GEOCODING_URL,
   openMeteoForecastUrl: env.OPEN_METEO_FORECAST_URL,

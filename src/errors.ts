@@ -9,6 +9,7 @@ export const callErrorCodes = {
   timeout: 'The call did not finish within its deadline (or an attempt within its own), retries included.',
   tool_error: 'The tool ran and failed; the message is what it reported.',
   cancelled: 'The caller went away or the gateway shut down before the call finished.',
+  forbidden_tool: 'The tool exists, but the API key of the request may not call it; the message lists the tools it may call.',
   invalid_result: 'The tool returned a value that cannot be serialized as JSON (a cycle, a BigInt, a function).',
   internal_error: 'The gateway itself failed on this call; the other calls are unaffected.',
 } as const satisfies Record<string, string>
@@ -58,6 +59,7 @@ export const requestErrorCodes = {
     description: 'The client sent its headers (TOOLGATE_HEADERS_TIMEOUT_MS) or its whole request (TOOLGATE_REQUEST_TIMEOUT_MS) too slowly; the connection is closed.',
   },
   headers_too_large: { status: 431, description: 'The request headers are larger than the server accepts (16 KiB).' },
+  rate_limited: { status: 429, description: 'The API key (or, without keys, the client address) made more requests this minute than its limit. Retry after `Retry-After` seconds.' },
   not_found: { status: 404, description: 'No such route.' },
   body_too_large: { status: 413, description: 'The body is larger than TOOLGATE_MAX_BODY_BYTES.' },
   unsupported_media_type: { status: 415, description: 'The body is neither application/json nor text/event-stream (a streamed completion).' },

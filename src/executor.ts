@@ -40,6 +40,8 @@ export interface BatchOptions {
   /** Aborting it cancels the batch's queued and running calls (a client that went away). */
   signal?: AbortSignal
   log: Logger
+  /** The tools the caller's API key may call; the others are answered forbidden_tool. @default every tool */
+  allowedTools?: ReadonlySet<string> | undefined
   /** Called with each call's answer as soon as it is settled (in completion order), with its position in the batch. */
   onAnswer?: (call: ExecutedCall, index: number) => void
 }
@@ -149,9 +151,9 @@ export class Executor {
    * Checks every call as execution would (the tool exists, the arguments parse and match its
    * schema) and runs nothing: one verdict per call, in the calls' order.
    */
-  validate(calls: readonly RawToolCall[]): CallVerdict[] {
+  validate(calls: readonly RawToolCall[], allowedTools?: ReadonlySet<string>): CallVerdict[] {
     return calls.map((call) => {
-      const { error } = prepareCall(call, this.#tools.registry, this.#argumentLimits)
+      const { error } = prepareCall(call, this.#tools.registry, this.#argumentLimits, allowedTools)
       if (error === undefined) return { id: call.id, name: call.name, ok: true }
       return { id: call.id, name: call.name, ok: false, error: { code: error.code, message: error.message } }
     })
@@ -164,7 +166,7 @@ export class Executor {
   async execute(calls: readonly RawToolCall[], options: BatchOptions): Promise<BatchResult> {
     // The batch keeps the tools it was prepared with, even if a reload replaces them meanwhile.
     const tools = this.#tools
-    const prepared = calls.map((call) => prepareCall(call, tools.registry, this.#argumentLimits))
+    const prepared = calls.map((call) => prepareCall(call, tools.registry, this.#argumentLimits, options.allowedTools))
     this.#admit(prepared.filter((entry) => entry.error === undefined).length)
 
     const batch = new CancelScope(options.signal)

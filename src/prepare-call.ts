@@ -11,9 +11,15 @@ export type PreparedCall =
   | { call: RawToolCall; tool?: Tool; error: CallError }
 
 /** Looks the tool up, parses the arguments safely and validates them. A bad call is a value, never a throw. */
-export function prepareCall(call: RawToolCall, registry: ToolRegistry, limits: ArgumentLimits): PreparedCall {
+export function prepareCall(call: RawToolCall, registry: ToolRegistry, limits: ArgumentLimits, allowed?: ReadonlySet<string>): PreparedCall {
   const tool = registry.get(call.name)
-  if (tool === undefined) return { call, error: unknownTool(call.name, registry) }
+  const visible = () => (allowed === undefined ? registry.names : registry.names.filter((name) => allowed.has(name)))
+  if (tool === undefined) return { call, error: unknownTool(call.name, visible()) }
+  if (allowed !== undefined && !allowed.has(tool.name)) {
+    const names = visible()
+    const listed = names.length === 0 ? 'none' : names.join(', ')
+    return { call, error: new CallError('forbidden_tool', `this API key may not call ${tool.name}. Tools it may call: ${listed}.`) }
+  }
   try {
     const parsed = tool.inputSchema.safeParse(parseArguments(call.arguments, limits))
     if (parsed.success) return { call, tool, args: parsed.data }
@@ -31,11 +37,11 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return `arguments${path}: ${issue.message}`
 }
 
-function unknownTool(name: string, registry: ToolRegistry): CallError {
+function unknownTool(name: string, names: readonly string[]): CallError {
   const shown = name.length > 80 ? `${name.slice(0, 80)}…` : name
-  const suggestion = closestName(name, registry.names)
+  const suggestion = closestName(name, names)
   const hint = suggestion === undefined ? '' : ` Did you mean "${suggestion}"?`
-  const listed = registry.names.slice(0, 20).join(', ') + (registry.size > 20 ? `, and ${String(registry.size - 20)} more` : '')
+  const listed = names.slice(0, 20).join(', ') + (names.length > 20 ? `, and ${String(names.length - 20)} more` : '')
   return new CallError('unknown_tool', `there is no tool named ${JSON.stringify(shown)}.${hint} Tools: ${listed}.`)
 }
 

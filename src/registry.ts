@@ -39,7 +39,9 @@ export class ToolRegistry {
   }
 
   /** The registry as the `tools` parameter of a request to the given provider. @default 'openai' (Chat Completions) */
-  declare(format: DeclarationFormat = 'openai'): ReturnType<typeof declareTools> {
+  declare(format: DeclarationFormat = 'openai', only?: ReadonlySet<string>): ReturnType<typeof declareTools> {
+    // A key limited to some tools sees those only; its view is small and made on each request.
+    if (only !== undefined) return declareTools(this.#descriptions.filter((description) => only.has(description.name)), format)
     let declarations = this.#declarations.get(format)
     if (declarations === undefined) {
       declarations = declareTools(this.#descriptions, format)

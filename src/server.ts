@@ -56,7 +56,7 @@ process.on('SIGHUP', () => {
 process.on('SIGTERM', (signal) => void shutdown(signal))
 process.on('SIGINT', (signal) => void shutdown(signal))
 
-if (config.apiKeys.length === 0 && !['127.0.0.1', 'localhost', '::1'].includes(config.host)) {
+if (config.apiKeys.length === 0 && config.apiKeysFile === undefined && !['127.0.0.1', 'localhost', '::1'].includes(config.host)) {
   app.log.warn(
     { host: config.host },
     'LISTENING BEYOND LOOPBACK WITHOUT API KEYS: anyone who can reach this address can run its tools; set TOOLGATE_API_KEYS',

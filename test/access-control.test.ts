@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict'
-import { describe, it } from 'node:test'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, it, type TestContext } from 'node:test'
+import { ConfigFileError } from '../src/config-file.ts'
 import { assistantMessage, buildTestApp, captureLogs } from './helpers/app.ts'
 
 const keys = 'key-alpha-4f1c9a,key-beta-7d2e0b'
@@ -38,5 +42,90 @@ describe('access control', () => {
   it('is open without keys, as on loopback by default', async (t) => {
     const app = await buildTestApp(t)
     assert.equal((await app.inject({ method: 'POST', url: '/execute', payload })).statusCode, 200)
+  })
+})
+
+describe('API keys from a file', () => {
+  async function keysFile(t: TestContext, text: string): Promise<string> {
+    const directory = await mkdtemp(join(tmpdir(), 'toolgate-keys-'))
+    t.after(() => rm(directory, { recursive: true, force: true }))
+    const path = join(directory, 'keys.yaml')
+    await writeFile(path, text)
+    return path
+  }
+  const file = `keys:
+  - name: clock-agent
+    key: \${CLOCK_AGENT_KEY}
+    tools: [get_time]
+  - name: ops
+    key: ops-key-0123456789abcdef
+`
+
+  it('limits a key to its tools: the others answer forbidden_tool and are hidden from its GET /tools', async (t) => {
+    process.env.CLOCK_AGENT_KEY = 'clock-key-0123456789abcdef'
+    t.after(() => delete process.env.CLOCK_AGENT_KEY)
+    const { logger, lines } = captureLogs('info')
+    const app = await buildTestApp(t, { env: { TOOLGATE_API_KEYS_FILE: await keysFile(t, file) }, logger })
+    const clock = { authorization: 'Bearer clock-key-0123456789abcdef' }
+    const ops = { authorization: 'Bearer ops-key-0123456789abcdef' }
+    const both = assistantMessage([
+      ['c1', 'get_time', { timezone: 'UTC' }],
+      ['c2', 'get_date', {}],
+      ['c3', 'get_dat', {}],
+    ])
+
+    const limited = await app.inject({ method: 'POST', url: '/execute', payload: both, headers: clock })
+    const reply = limited.json<{ status: string; results: Array<{ error?: { code: string; message: string } }> }>()
+    assert.equal(reply.status, 'partial')
+    assert.deepEqual(reply.results.map((result) => result.error?.code ?? 'ok'), ['ok', 'forbidden_tool', 'unknown_tool'])
+    assert.equal(reply.results[1]?.error?.message, 'this API key may not call get_date. Tools it may call: get_time.')
+    assert.doesNotMatch(reply.results[2]?.error?.message ?? '', /get_date/, 'an unknown name is not matched against hidden tools')
+    const validated = await app.inject({ method: 'POST', url: '/execute?mode=validate', payload: both, headers: clock })
+    assert.equal(validated.json<{ results: Array<{ error?: { code: string } }> }>().results[1]?.error?.code, 'forbidden_tool')
+
+    const toolsOf = async (headers: Record<string, string>) =>
+      (await app.inject({ url: '/tools', headers })).json<Array<{ function: { name: string } }>>().map((tool) => tool.function.name)
+    assert.deepEqual(await toolsOf(clock), ['get_time'])
+    assert.deepEqual(await toolsOf(ops), ['get_time', 'get_date', 'get_weather'])
+    const all = await app.inject({ method: 'POST', url: '/execute', payload: assistantMessage([['c2', 'get_date', {}]]), headers: ops })
+    assert.equal(all.json<{ status: string }>().status, 'complete')
+
+    const logged = JSON.stringify(lines)
+    assert.ok(logged.includes('"caller":"clock-agent"'), 'requests are logged with the key name')
+    assert.ok(!logged.includes('clock-key-0123456789abcdef') && !logged.includes('ops-key-0123456789abcdef'), 'keys stay out of the logs')
+  })
+
+  it('refuses to start on a bad keys file, naming the line, and on a key given twice', async (t) => {
+    const short = await keysFile(t, 'keys:\n  - name: a\n    key: short\n')
+    await assert.rejects(buildTestApp(t, { env: { TOOLGATE_API_KEYS_FILE: short } }), (error: unknown) => {
+      assert.ok(error instanceof ConfigFileError)
+      assert.match(error.message, /keys\.yaml:3:10: keys\[0\]\.key: use at least 16 characters/)
+      return true
+    })
+    const twice = await keysFile(t, 'keys:\n  - name: a\n    key: same-key-0123456789\n  - name: b\n    key: same-key-0123456789\n')
+    await assert.rejects(buildTestApp(t, { env: { TOOLGATE_API_KEYS_FILE: twice } }), /the key named "b" is given twice/)
+  })
+})
+
+describe('rate limits', () => {
+  it('answers 429 rate_limited with Retry-After past a key’s limit, counting each key apart, never the probes', async (t) => {
+    const directory = await mkdtemp(join(tmpdir(), 'toolgate-keys-'))
+    t.after(() => rm(directory, { recursive: true, force: true }))
+    const path = join(directory, 'keys.json')
+    await writeFile(path, JSON.stringify({ keys: [{ name: 'tight', key: 'tight-key-0123456789', rateLimitPerMinute: 2 }, { name: 'loose', key: 'loose-key-0123456789' }] }))
+    const app = await buildTestApp(t, { env: { TOOLGATE_API_KEYS_FILE: path, TOOLGATE_RATE_LIMIT_PER_MINUTE: '5' } })
+    const execute = (key: string) => app.inject({ method: 'POST', url: '/execute', payload, headers: { authorization: `Bearer ${key}` } })
+
+    const tight = [await execute('tight-key-0123456789'), await execute('tight-key-0123456789'), await execute('tight-key-0123456789')]
+    assert.deepEqual(tight.map((response) => response.statusCode), [200, 200, 429])
+    const refused = tight[2]
+    assert.ok(refused)
+    assert.equal(refused.json<{ error: { code: string } }>().error.code, 'rate_limited')
+    assert.ok(Number(refused.headers['retry-after']) >= 1 && Number(refused.headers['retry-after']) <= 60)
+    const loose: number[] = []
+    for (let index = 0; index < 6; index++) loose.push((await execute('loose-key-0123456789')).statusCode)
+    assert.deepEqual(loose, [200, 200, 200, 200, 200, 429], 'the server-wide limit applies to a key without its own')
+    for (let index = 0; index < 10; index++) assert.equal((await app.inject({ url: '/readyz' })).statusCode, 200)
+    assert.equal((await app.inject({ url: '/metrics', headers: { authorization: 'Bearer tight-key-0123456789' } })).statusCode, 200)
   })
 })

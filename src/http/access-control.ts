@@ -1,6 +1,14 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
+import type { ApiKey, Caller } from '../api-keys.ts'
 import { RequestError } from '../errors.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The API key the request came with; null when no keys are configured (or on an open route). */
+    caller: Caller | null
+  }
+}
 
 const openRoutes = new Set(['/healthz', '/readyz'])
 const digest = (text: string) => createHash('sha256').update(text).digest()
@@ -8,12 +16,13 @@ const digest = (text: string) => createHash('sha256').update(text).digest()
 /**
  * Who may call: with API keys configured, every route but the health checks wants one as a
  * bearer token, checked before the body is read, compared as digests in constant time against
- * every key (no early exit), every failure the same 401. A browser Origin not on the allowlist
- * gets 403, whatever the key.
+ * every key (no early exit), every failure the same 401. The key found becomes `request.caller`,
+ * logged by its name. A browser Origin not on the allowlist gets 403, whatever the key.
  */
-export function addAccessControl(app: FastifyInstance, options: { apiKeys: readonly string[]; allowedOrigins: readonly string[] }): void {
-  const keys = options.apiKeys.map((key) => digest(`Bearer ${key}`))
+export function addAccessControl(app: FastifyInstance, options: { apiKeys: readonly ApiKey[]; allowedOrigins: readonly string[] }): void {
+  const keys = options.apiKeys.map((apiKey) => ({ digest: digest(`Bearer ${apiKey.key}`), caller: { name: apiKey.name, tools: apiKey.tools, rateLimitPerMinute: apiKey.rateLimitPerMinute } }))
   const origins = new Set(options.allowedOrigins)
+  app.decorateRequest('caller', null)
   app.addHook('onRequest', (request, _reply, done) => {
     const origin = request.headers.origin
     if (origin !== undefined && !origins.has(origin)) {
@@ -25,8 +34,16 @@ export function addAccessControl(app: FastifyInstance, options: { apiKeys: reado
       return
     }
     const given = digest(request.headers.authorization ?? '')
-    let allowed = false
-    for (const key of keys) allowed = timingSafeEqual(given, key) || allowed
-    done(allowed ? undefined : new RequestError('unauthorized', 'This route wants Authorization: Bearer <API key>.'))
+    let caller: Caller | null = null
+    for (const key of keys) {
+      if (timingSafeEqual(given, key.digest)) caller ??= key.caller
+    }
+    if (caller === null) {
+      done(new RequestError('unauthorized', 'This route wants Authorization: Bearer <API key>.'))
+      return
+    }
+    request.caller = caller
+    request.log = request.log.child({ caller: caller.name })
+    done()
   })
 }
