@@ -28,6 +28,6 @@ describe('OpenAPI document', () => {
     assert.deepEqual(Object.keys(spec.paths).sort(), ['/execute', '/healthz', '/readyz', '/tools'])
     const execute = spec.paths['/execute']?.post
     assert.ok(execute?.requestBody)
-    assert.deepEqual(Object.keys(execute.responses).sort(), ['200', '400', '413', '415', '503'])
+    assert.deepEqual(Object.keys(execute.responses).sort(), ['200', '400', '401', '403', '408', '413', '415', '429', '503'])
   })
 })
