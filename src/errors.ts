@@ -98,10 +98,10 @@ export class RequestError extends Error {
 /** Describes anything thrown, without trusting it: a tool may throw a string, null or a hostile object. */
 export function describeThrown(thrown: unknown): string {
   try {
-    if (thrown instanceof Error) return thrown.message || thrown.name
+    if (thrown instanceof Error) return thrown.message || `${thrown.name} without a message was thrown`
     switch (typeof thrown) {
       case 'string':
-        return thrown
+        return thrown === '' ? 'an empty string was thrown' : thrown
       case 'number':
       case 'boolean':
       case 'bigint':
@@ -112,6 +112,8 @@ export function describeThrown(thrown: unknown): string {
         const json: unknown = JSON.stringify(thrown)
         return typeof json === 'string' ? json : 'an object was thrown'
       }
+      case 'undefined':
+        return 'undefined was thrown'
       default:
         return `a ${typeof thrown} was thrown`
     }

@@ -4,7 +4,7 @@ import { z } from 'zod'
 import { redactor, type HttpToolConfig } from './config-file.ts'
 import { describeThrown, ToolError } from './errors.ts'
 import type { Tool } from './tool.ts'
-import { readText } from './tools/fetch-json.ts'
+import { readText, refuseRedirect } from './tools/fetch-json.ts'
 
 /**
  * A tool behind an HTTP endpoint, declared in the configuration file: the arguments, validated
@@ -30,6 +30,7 @@ export function createHttpTool(config: HttpToolConfig, secrets: readonly string[
         response = await fetch(http.url, {
           method: 'POST',
           signal,
+          redirect: 'manual',
           headers: {
             ...http.headers,
             'content-type': 'application/json',
@@ -47,8 +48,11 @@ export function createHttpTool(config: HttpToolConfig, secrets: readonly string[
         await response.body?.cancel()
         throw fail(`${service} answered HTTP ${String(response.status)}`, { retryable: true, retryAfterMs: retryAfterMs(response) })
       }
-      const text = await readText(service, response).catch((error: unknown) => {
+      await refuseRedirect(service, response).catch((error: unknown) => {
         throw fail(describeThrown(error))
+      })
+      const text = await readText(service, response).catch((error: unknown) => {
+        throw fail(describeThrown(error), { retryable: error instanceof ToolError && error.retryable })
       })
       if (!response.ok) throw fail(`${service} refused the call (HTTP ${String(response.status)}): ${text.slice(0, 300)}`)
       const type = response.headers.get('content-type') ?? ''

@@ -194,9 +194,10 @@ function abortReason(reason: unknown): CallError {
 
 /** Whatever a tool threw, as a CallError whose message the model can read. */
 export function toCallError(thrown: unknown): CallError {
-  if (thrown instanceof CallError) return thrown
   let retryable = false
   try {
+    // Inside the try: instanceof on a revoked Proxy throws.
+    if (thrown instanceof CallError) return thrown
     retryable = typeof thrown === 'object' && thrown !== null && (thrown as { retryable?: unknown }).retryable === true
   } catch {
     // a hostile getter: not retryable
@@ -213,7 +214,9 @@ function serialize(tool: Tool, output: unknown): { output: unknown; content: str
   try {
     const content = JSON.stringify(output) as string | undefined
     if (content === undefined) throw new TypeError(`a ${typeof output} is not JSON`)
-    return { output, content }
+    // The reply carries a copy taken now: the tool may go on changing (or make a cycle in) the
+    // object it returned, and the reply is serialized later.
+    return { output: typeof output === 'object' ? (JSON.parse(content) as unknown) : output, content }
   } catch (error) {
     return new CallError('invalid_result', `${tool.name} returned a value that cannot be serialized as JSON: ${describeThrown(error)}`)
   }

@@ -2,7 +2,7 @@
 // server. Every test checks that the healthy calls still succeed, that the faulty call is answered
 // exactly once with its stable code and a message a model can act on, that the reply keeps the
 // calls' ids and order, that nothing is left running or waiting, and that the gateway answers the
-// next request. The faults that break one of these are marked todo, with what goes wrong.
+// next request.
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
@@ -238,7 +238,6 @@ describe('faults of in-process tools', () => {
 
   it(
     'answers tool_error with a message a model can act on for a tool that throws an empty string',
-    { todo: 'the message is "": the model reads nothing about what failed' },
     async (t) => {
       await injectToolFault(t, throwingTool('throws_empty', 'async', () => ''), {}, { code: 'tool_error', message: /\S/ })
     },
@@ -246,7 +245,6 @@ describe('faults of in-process tools', () => {
 
   it(
     'answers tool_error for a tool that synchronously throws an object every operation on fails (a revoked Proxy)',
-    { todo: 'answered internal_error "the gateway failed to schedule this call": toCallError runs `thrown instanceof CallError` outside any try, which throws for a revoked Proxy' },
     async (t) => {
       await injectToolFault(t, throwingTool('throws_revoked', 'sync', revokedProxy), {}, { code: 'tool_error', message: /unprintable value was thrown/ })
     },
@@ -254,7 +252,6 @@ describe('faults of in-process tools', () => {
 
   it(
     'answers tool_error at once for a tool that rejects with a revoked Proxy',
-    { todo: 'the rejection handler itself throws (`instanceof` on a revoked Proxy): an unhandled rejection, and the call hangs until its deadline and is answered timeout' },
     async (t) => {
       await injectToolFault(t, throwingTool('rejects_revoked', 'async', revokedProxy, 300), {}, { code: 'tool_error', message: /unprintable value was thrown/ })
     },
@@ -322,7 +319,6 @@ describe('faults of in-process tools', () => {
 
   it(
     'raises no unhandled rejection for a tool that rejects with a revoked Proxy after its deadline',
-    { todo: 'the late rejection reaches toCallError, whose `instanceof` throws: an unhandled rejection (the server process logs it; an embedding without a handler crashes)' },
     async (t) => {
       let rejected = false
       const tool = defineTool({
@@ -365,7 +361,6 @@ describe('faults of in-process tools', () => {
 
   it(
     'answers what a tool resolved even if it keeps writing into that value afterwards',
-    { todo: 'results[].output is the live object, serialized again when the reply is sent: a cycle added after resolving turns the whole batch into a 500 (every answer lost), a field added makes output differ from the content the model reads' },
     async (t) => {
       const tool = defineTool({
         name: 'keeps_writing',
@@ -498,7 +493,6 @@ describe('faults of HTTP-tool upstreams', () => {
 
   it(
     'names the endpoint, and retries an idempotent tool, when the connection drops mid-body',
-    { todo: 'the message is fetch\'s bare "terminated" (no endpoint, no cause), and it is not retryable although a connection dropped before the headers is' },
     async (t) => {
       const server = await upstream(t, (_request, response) => {
         response.writeHead(200, { 'content-type': 'application/json' })
@@ -547,64 +541,35 @@ describe('faults of HTTP-tool upstreams', () => {
     })
   }
 
-  it('answers tool_error for an upstream that redirects to itself in a loop, after fetch gives up at 20 redirects', async (t) => {
+  it('answers tool_error, without following or retrying, for an upstream that redirects to itself', async (t) => {
     const server = await upstream(t, (request, response) => {
       response.writeHead(302, { location: request.url ?? '/' }).end()
     })
-    const gateway = await httpGateway(t, `${server.url}/orders`, '    timeoutMs: 3000\n')
-    const result = await injectHttpFault(gateway, { code: 'tool_error', message: /^lookup's endpoint is unreachable: redirect count exceeded$/ })
+    const gateway = await httpGateway(t, `${server.url}/orders`, retried)
+    const result = await injectHttpFault(gateway, {
+      code: 'tool_error',
+      message: /^lookup's endpoint answered a redirect \(HTTP 302\) to \/orders; toolgate does not follow redirects/,
+    })
     assert.equal(result.attempts, 1)
-    // The POST, then 20 redirected requests: a 302 turns them into GETs without the arguments.
-    assert.equal(server.received.length, 21)
-    assert.deepEqual([...new Set(server.received.map((request) => request.method))], ['POST', 'GET'])
+    assert.equal(server.received.length, 1)
   })
 
-  // Pins today's behaviour (reported): fetch follows a redirect to any host, a 302 as a GET
-  // without the arguments. Authorization is dropped across origins; other configured headers are
-  // not (see the todo below).
-  for (const [status, method, body] of [
-    [307, 'POST', '{"order_id":"ord_1"}'],
-    [302, 'GET', ''],
-  ] as const) {
-    it(`follows an HTTP ${String(status)} redirect to another local server and answers what that one says`, async (t) => {
+  // A redirect would carry the arguments and the configured headers (secrets) to a host the
+  // configuration never named: it is refused, and the other host receives nothing.
+  for (const status of [307, 302] as const) {
+    it(`refuses an HTTP ${String(status)} redirect to another server: nothing reaches it`, async (t) => {
       const other = await upstream(t, (_request, response) => {
         response.writeHead(200, { 'content-type': 'application/json' }).end('{"answered_by":"other"}')
       })
       const server = await upstream(t, (_request, response) => {
-        response.writeHead(status, { location: `${other.url}/elsewhere` }).end()
+        response.writeHead(status, { location: `${other.url}/steal` }).end()
       })
-      const gateway = await httpGateway(t, `${server.url}/orders`, '    timeoutMs: 3000\n')
-      const calls = around(lookup)
-      const sent = await execute(gateway.base, calls)
-      assertAnswered(sent, calls, gateway.lines, { id: 'call_lookup', ok: true, output: { answered_by: 'other' } })
-      await assertStillServing(gateway)
-      const [redirected] = other.received
-      assert.equal(other.received.length, 1)
-      assert.ok(redirected)
-      assert.deepEqual([redirected.method, redirected.url, redirected.body], [method, '/elsewhere', body])
-      assert.equal(redirected.headers['x-toolgate-call-id'], 'call_lookup')
-      assert.equal(redirected.headers.authorization, undefined, 'Authorization is not sent to another origin')
+      const gateway = await httpGateway(t, `${server.url}/orders`, retried)
+      const result = await injectHttpFault(gateway, { code: 'tool_error', message: new RegExp(`answered a redirect \\(HTTP ${String(status)}\\) to ${other.url}/steal`) })
+      assert.equal(result.attempts, 1)
+      assert.equal(other.received.length, 0)
     })
   }
-
-  it(
-    'keeps the configured headers from a host a redirect names',
-    { todo: 'a redirect to another host is followed and gets the configured X-Api-Key secret (only Authorization is dropped)' },
-    async (t) => {
-      const other = await upstream(t, (_request, response) => {
-        response.writeHead(200, { 'content-type': 'application/json' }).end('{}')
-      })
-      const server = await upstream(t, (_request, response) => {
-        response.writeHead(307, { location: `${other.url}/steal` }).end()
-      })
-      const gateway = await httpGateway(t, `${server.url}/orders`, '    timeoutMs: 3000\n')
-      await execute(gateway.base, around(lookup))
-      assert.deepEqual(
-        other.received.map((request) => request.headers['x-api-key']),
-        other.received.map(() => undefined),
-      )
-    },
-  )
 
   it('retries an idempotent tool on HTTP 500 up to its retries, then answers tool_error', async (t) => {
     const server = await upstream(t, (_request, response) => {
