@@ -38,19 +38,23 @@ export const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => 
       const allowedTools = request.caller?.tools
       if (mode === 'validate') return formatVerdicts(app.executor.validate(calls, allowedTools))
       const disconnect = abortOnDisconnect(request, reply)
+      const span = app.tracing?.startBatch(request.headers, { 'toolgate.batch.calls': calls.length, 'toolgate.request_id': request.id })
+      let status = 'refused'
       try {
-        const options = { mode, signal: disconnect.signal, log: request.log, allowedTools }
+        const options = { mode, signal: disconnect.signal, log: request.log, allowedTools, traceCall: span?.startCall }
         const stream = streamKindFor(request.headers.accept)
         if (stream === undefined) {
           const answered = formatReply(await app.executor.execute(calls, options), request.body.format)
-          app.metrics.batchAnswered(answered.status)
+          status = answered.status
+          app.metrics.batchAnswered(status)
           return answered
         }
-        const status = await streamAnswers(reply, stream, request.body.format, (onAnswer) => app.executor.execute(calls, { ...options, onAnswer }))
+        status = await streamAnswers(reply, stream, request.body.format, (onAnswer) => app.executor.execute(calls, { ...options, onAnswer }))
         app.metrics.batchAnswered(status)
         return undefined
       } finally {
         disconnect.dispose()
+        span?.end(status)
       }
     },
   )

@@ -20,6 +20,7 @@ import { createErrorHandler } from './http/error-handler.ts'
 import { addOverloadProtection } from './http/overload.ts'
 import { addRateLimits } from './http/rate-limit.ts'
 import { loadApiKeys } from './api-keys.ts'
+import { startTracing, type Tracing } from './tracing.ts'
 import { validatorCompiler } from './http/validator-compiler.ts'
 import { ToolRegistry } from './registry.ts'
 import type { Tool } from './tool.ts'
@@ -36,6 +37,8 @@ declare module 'fastify' {
     reloadTools: () => Promise<string[]>
     /** Turns readiness false and refuses new work (503 shutting_down); app.close() does it too. */
     stopTakingWork: () => void
+    /** Spans for batches and calls, when OTEL_EXPORTER_OTLP_ENDPOINT is set. */
+    tracing: Tracing | undefined
     /** The MCP servers of the configuration, and whether each is connected. */
     mcpServers: Array<{ name: string; connected: boolean }>
   }
@@ -54,6 +57,7 @@ export interface AppOptions {
 export async function buildApp(config: Config, options: AppOptions = {}) {
   const logger = options.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization'] })
   const apiKeys = await loadApiKeys(config)
+  const tracing = await startTracing({ endpoint: config.otlpEndpoint, serviceName: config.serviceName, version: packageJson.version })
   // MCP servers may change their tools at any time: the registry is then rebuilt from the sources.
   const toolsChanged = () => {
     try {
@@ -98,6 +102,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   })
   app.decorate('executor', executor)
   app.decorate('metrics', metrics)
+  app.decorate('tracing', tracing)
   app.addHook('onResponse', (request, reply, done) => {
     metrics.httpAnswered(request.routeOptions.url ?? 'unmatched', reply.statusCode)
     done()
@@ -177,6 +182,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   app.addHook('onClose', async () => {
     executor.cancelAll()
     await Promise.all([...sources.mcp, ...retiring].map((server) => server.close()))
+    await tracing?.shutdown()
   })
 
   await app.register(fastifySwagger, {

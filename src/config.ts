@@ -90,6 +90,11 @@ export const envSchema = z.object({
     .min(16, 'use at least 16 characters')
     .optional()
     .describe('Enables POST /admin/reload for requests bearing it (Authorization: Bearer ...); unset: no admin route.'),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .url()
+    .optional()
+    .describe('OTLP/HTTP collector (e.g. http://localhost:4318); when set, a span per batch and per call is exported to its /v1/traces, under the W3C traceparent of the request. Unset: no tracing, nothing loaded.'),
+  OTEL_SERVICE_NAME: z.string().min(1).default('toolgate').describe('service.name of the exported spans.'),
   OPEN_METEO_GEOCODING_URL: z
     .url()
     .default('https://geocoding-api.open-meteo.com')
@@ -141,6 +146,8 @@ export const configSchema = envSchema
   apiKeysFile: env.TOOLGATE_API_KEYS_FILE,
   rateLimitPerMinute: env.TOOLGATE_RATE_LIMIT_PER_MINUTE,
   allowedOrigins: list(env.TOOLGATE_ALLOWED_ORIGINS),
+  otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
+  serviceName: env.OTEL_SERVICE_NAME,
   openMeteoGeocodingUrl: env.OPEN_METEO_GEOCODING_URL,
   openMeteoForecastUrl: env.OPEN_METEO_FORECAST_URL,
 }))

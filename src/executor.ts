@@ -42,6 +42,8 @@ export interface BatchOptions {
   log: Logger
   /** The tools the caller's API key may call; the others are answered forbidden_tool. @default every tool */
   allowedTools?: ReadonlySet<string> | undefined
+  /** Called when a call is taken up; the function it returns is called with the call's answer (tracing). */
+  traceCall?: ((call: { id: string; name: string }) => (result: CallResult) => void) | undefined
   /** Called with each call's answer as soon as it is settled (in completion order), with its position in the batch. */
   onAnswer?: (call: ExecutedCall, index: number) => void
 }
@@ -217,6 +219,7 @@ export class Executor {
   async #settle(entry: PreparedCall, tools: ToolSet, batch: CancelScope, options: BatchOptions, index: number): Promise<ExecutedCall> {
     const { call } = entry
     const { log } = options
+    const endTrace = options.traceCall?.(call)
     let outcome: CallOutcome
     let queuedMs = 0
     if (entry.error !== undefined) {
@@ -267,6 +270,7 @@ export class Executor {
       },
       'call answered',
     )
+    endTrace?.(result)
     this.#options.onCallAnswered?.(result)
     options.onAnswer?.(executed, index)
     return executed

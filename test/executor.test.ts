@@ -216,7 +216,7 @@ describe('Executor', () => {
         ['tool_error', 'null was thrown'],
         ['tool_error', '{"reason":"quota"}'],
         ['tool_error', '42 was thrown'],
-        ['tool_error', 'a undefined was thrown'],
+        ['tool_error', 'undefined was thrown'],
       ],
     )
   })
