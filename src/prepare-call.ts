@@ -26,8 +26,13 @@ export function prepareCall(call: RawToolCall, registry: ToolRegistry, limits: A
     const problems = parsed.error.issues.map(describeIssue).join('; ')
     return { call, tool, error: new CallError('invalid_arguments', `arguments do not match the schema of ${tool.name}: ${problems}`) }
   } catch (thrown) {
-    // parseArguments throws CallErrors; anything else came from the tool's own schema (a throwing refine).
-    const error = thrown instanceof CallError ? thrown : new CallError('tool_error', `validating the arguments of ${tool.name} failed: ${describeThrown(thrown)}`, { cause: thrown })
+    // parseArguments throws CallErrors; anything else was thrown while the schema checked the
+    // arguments (zod's length checks throw on a hostile `length`, a refine may throw): the
+    // arguments are what the model can change.
+    const error =
+      thrown instanceof CallError
+        ? thrown
+        : new CallError('invalid_arguments', `the arguments could not be checked against the schema of ${tool.name} (${describeThrown(thrown)}); send values of the types the schema names`, { cause: thrown })
     return { call, tool, error }
   }
 }

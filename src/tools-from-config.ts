@@ -28,7 +28,8 @@ export async function loadToolSources(config: Config, options: { log: Logger; on
   const names = new Set(builtins.map((tool) => tool.name))
   const unknown = [...file.builtins.disabled, ...Object.keys(file.builtins.overrides)].filter((name) => !names.has(name))
   if (unknown.length > 0) {
-    throw new ConfigFileError(`${config.configFile}: builtins: no built-in tool named ${unknown.join(', ')} (there are ${[...names].join(', ')})`)
+    const redact = redactor(secrets)
+    throw new ConfigFileError(redact(`${config.configFile}: builtins: no built-in tool named ${unknown.join(', ')} (there are ${[...names].join(', ')})`))
   }
   const kept = builtins
     .filter((tool) => !file.builtins.disabled.includes(tool.name))

@@ -215,7 +215,7 @@ describe('canary secrets', () => {
     assertNoCanary(lines, responses)
   })
 
-  it('keeps a ${VAR} value out of the error about an unknown built-in tool', { todo: 'the value is echoed in the 422 reply of a reload' }, async (t) => {
+  it('keeps a ${VAR} value out of the error about an unknown built-in tool', async (t) => {
     const { file, base, lines, responses, request } = await gateway(t)
     await writeFile(file, configYaml(base).replace('disabled: [get_weather]', 'disabled: [get_weather, "${CANARY_URL_TOKEN}"]'))
     const response = await request({ method: 'POST', url: '/admin/reload', headers: { authorization: `Bearer ${secrets.adminKey}` } })

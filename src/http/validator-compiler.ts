@@ -14,7 +14,15 @@ const partNames = { body: 'body', querystring: 'query' } as const
 export const validatorCompiler: FastifySchemaCompiler<z.ZodType> =
   ({ schema, httpPart }) =>
   (data) => {
-    const result = schema.safeParse(data)
+    let result: ReturnType<typeof schema.safeParse>
+    try {
+      result = schema.safeParse(data)
+    } catch {
+      // zod's length checks also run on a value that failed its type check, and throw on a
+      // hostile `length` (an object whose toString is not a function): still the client's input.
+      const code = httpPart === 'querystring' ? 'invalid_query' : 'invalid_payload'
+      return { error: new RequestError(code, `The ${httpPart === 'querystring' ? 'query' : 'body'} holds a value of the wrong type (an object where a string or array belongs).`) }
+    }
     if (result.success) return { value: result.data }
     return { error: toRequestError(result.error.issues, data, httpPart, schema.description) }
   }
