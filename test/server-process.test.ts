@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict'
-import { spawn, type ChildProcessByStdio } from 'node:child_process'
-import type { Readable } from 'node:stream'
+import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -10,33 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { describe, it, type TestContext } from 'node:test'
 import type { ExecuteReply } from '../src/format-reply.ts'
 import { assistantMessage, waitFor } from './helpers/app.ts'
-
-const serverEntry = new URL('../src/server.ts', import.meta.url).pathname
-
-interface RunningServer {
-  child: ChildProcessByStdio<null, Readable, Readable>
-  base: string
-  output: () => string
-  exit: Promise<[number | null, NodeJS.Signals | null]>
-}
-
-/** Starts `npm start`'s entry point as its own process, with the given environment, on a free port. */
-async function startServer(t: TestContext, env: Record<string, string>): Promise<RunningServer> {
-  const child = spawn(process.execPath, [serverEntry], {
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  const exit = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
-  t.after(() => {
-    if (child.exitCode === null) child.kill('SIGKILL')
-  })
-  let text = ''
-  child.stdout.on('data', (chunk: Buffer) => (text += chunk.toString()))
-  child.stderr.on('data', (chunk: Buffer) => (text += chunk.toString()))
-  await waitFor(() => /Server listening at/.test(text) || child.exitCode !== null, 'the server to listen', 15_000)
-  const base = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(text)?.[1] ?? ''
-  return { child, base, output: () => text, exit }
-}
+import { serverEntry, startServer } from './helpers/server-process.ts'
 
 /** A geocoding stand-in that answers "no such place" after `delayMs`. */
 async function slowUpstream(t: TestContext, delayMs: number): Promise<string> {
