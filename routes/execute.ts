@@ -30,6 +30,11 @@ export const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => 
         body: executePayloadSchema,
         response: { 200: z.union([executeReplySchema, validateReplySchema]), 400: errorReplySchema, 401: errorReplySchema, 403: errorReplySchema, 408: errorReplySchema, 413: errorReplySchema, 415: errorReplySchema, 429: errorReplySchema, 503: errorReplySchema },
       },
+      // A full gateway refuses before reading the body: under overload, parsing bodies only to
+      // refuse them would eat the CPU the admitted batches need.
+      onRequest: (request, _reply, done) => {
+        done((request.query as { mode?: string }).mode === 'validate' ? undefined : app.executor.refusal(1))
+      },
     },
     async (request, reply) => {
       const { mode, format } = request.query

@@ -198,21 +198,31 @@ export class Executor {
   }
 
   #admit(count: number): void {
+    const refused = this.refusal(count)
+    if (refused) throw refused
+    this.#outstanding += count
+  }
+
+  /**
+   * Why a batch of `count` runnable calls would be refused now, if it would. Asked with 1 before a
+   * body is read, it sheds load when the gateway is full at the cost of a header, not of a parse.
+   */
+  refusal(count: number): RequestError | undefined {
     if (count > 0 && this.#abandoned >= this.#options.maxAbandonedCalls) {
-      throw new RequestError(
+      return new RequestError(
         'overloaded',
         `The gateway is refusing work: ${String(this.#abandoned)} timed-out or cancelled calls are still running in tools that ignored the abort (limit ${String(this.#options.maxAbandonedCalls)}). Nothing of this batch ran.`,
         { retryAfterSeconds },
       )
     }
     if (this.#outstanding + count > this.capacity) {
-      throw new RequestError(
+      return new RequestError(
         'queue_full',
         `The gateway is at capacity: ${String(this.#outstanding)} calls admitted, room for ${String(this.capacity)}; this batch needs ${String(count)}. Nothing of it ran.`,
         { retryAfterSeconds },
       )
     }
-    this.#outstanding += count
+    return undefined
   }
 
   /** Runs one prepared call (or answers its refusal) and logs one line for it. Never rejects. */

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { z } from 'zod'
 import { defineTool } from '../src/tool.ts'
-import { buildTestApp, chatCompletion } from './helpers/app.ts'
+import { buildTestApp, chatCompletion, waitFor } from './helpers/app.ts'
+import { sleepTool } from './helpers/tools.ts'
 
 /** Holds the event loop for `ms`: a CPU-bound tool run in-process by mistake. */
 const blockTool = defineTool({
@@ -61,5 +62,21 @@ describe('overload protection', () => {
     assert.equal(refused.statusCode, 503)
     assert.match(refused.json<{ error: { message: string } }>().error.message, /rssBytes \d+/)
     assert.equal((await app.inject({ url: '/healthz' })).statusCode, 200)
+  })
+
+  it('refuses with 503 queue_full before reading the body once the gateway is full, but still validates', async (t) => {
+    const app = await buildTestApp(t, { tools: [sleepTool], env: { TOOLGATE_CONCURRENCY: '1', TOOLGATE_MAX_QUEUED_CALLS: '0' } })
+    const running = app.inject({ method: 'POST', url: '/execute', payload: chatCompletion([['call_1', 'sleep', { ms: 300 }]]) })
+    await waitFor(() => app.executor.stats.running === 1, 'the call to start')
+    // Not JSON: refused for capacity, so the body was never parsed.
+    const refused = await app.inject({ method: 'POST', url: '/execute', headers: { 'content-type': 'application/json' }, payload: 'not json' })
+    assert.equal(refused.statusCode, 503)
+    assert.equal(refused.headers['retry-after'], '1')
+    assert.equal(refused.json<{ error: { code: string } }>().error.code, 'queue_full')
+    const validated = await app.inject({ method: 'POST', url: '/execute?mode=validate', payload: chatCompletion([['call_2', 'sleep', { ms: 1 }]]) })
+    assert.equal(validated.statusCode, 200)
+    assert.equal((await running).json<{ status: string }>().status, 'complete')
+    const after = await app.inject({ method: 'POST', url: '/execute', payload: chatCompletion([['call_3', 'sleep', { ms: 1 }]]) })
+    assert.equal(after.statusCode, 200)
   })
 })

@@ -62,16 +62,26 @@ describe('result size limit', () => {
   })
 })
 
+/** Ignores its signal and answers only when released: a tool that outlives its 20 ms deadline. */
+function stubbornTool(releases: Array<() => void>) {
+  return defineTool({
+    name: 'stubborn',
+    description: 'Ignores its signal until released.',
+    inputSchema: z.object({}),
+    timeoutMs: 20,
+    execute: () =>
+      new Promise<string>((resolve) =>
+        releases.push(() => {
+          resolve('late')
+        }),
+      ),
+  })
+}
+
 describe('abandoned calls', () => {
   it('refuses new batches with 503 overloaded once too many timed-out tools still run, and admits again when they stop', async () => {
     const releases: Array<() => void> = []
-    const stubborn = defineTool({
-      name: 'stubborn',
-      description: 'Ignores its signal until released.',
-      inputSchema: z.object({}),
-      timeoutMs: 20,
-      execute: () => new Promise<string>((resolve) => releases.push(() => { resolve('late'); })),
-    })
+    const stubborn = stubbornTool(releases)
     const quick = defineTool({ name: 'quick', description: 'Answers at once.', inputSchema: z.object({}), execute: () => 'ok' })
     const executor = new Executor(new ToolRegistry([stubborn, quick]), { ...testConfig(), maxAbandonedCalls: 2 })
     const call = (id: string, name: string) => ({ id, name, arguments: '{}', path: id })
@@ -98,13 +108,7 @@ describe('abandoned calls', () => {
 
   it('answers 503 with Retry-After over HTTP and shows the count in /readyz', async (t) => {
     const release: Array<() => void> = []
-    const stubborn = defineTool({
-      name: 'stubborn',
-      description: 'Ignores its signal until released.',
-      inputSchema: z.object({}),
-      timeoutMs: 20,
-      execute: () => new Promise<string>((resolve) => release.push(() => { resolve('late'); })),
-    })
+    const stubborn = stubbornTool(release)
     t.after(() => { for (const stop of release) stop() })
     const app = await buildTestApp(t, { tools: [stubborn], env: { TOOLGATE_MAX_ABANDONED_CALLS: '1' } })
     const batch = { method: 'POST' as const, url: '/execute', payload: chatCompletion([['call_1', 'stubborn', {}]]) }

@@ -5,11 +5,10 @@ import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { describe, it, type TestContext } from 'node:test'
 import type { ExecuteReply } from '../src/format-reply.ts'
 import { assistantMessage, waitFor } from './helpers/app.ts'
-import { serverEntry, startServer } from './helpers/server-process.ts'
+import { serveOnLoopback, serverEntry, startServer } from './helpers/server-process.ts'
 
 /** A geocoding stand-in that answers "no such place" after `delayMs`. */
 async function slowUpstream(t: TestContext, delayMs: number): Promise<string> {
@@ -19,13 +18,7 @@ async function slowUpstream(t: TestContext, delayMs: number): Promise<string> {
       clearTimeout(timer)
     })
   })
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  t.after(() => {
-    server.closeAllConnections()
-    server.close()
-  })
-  return `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`
+  return serveOnLoopback(t, server)
 }
 
 async function post(base: string, body: unknown): Promise<ExecuteReply> {

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Readable } from 'node:stream'
 import type { TestContext } from 'node:test'
@@ -59,3 +59,14 @@ export async function startServer(t: TestContext, env: Record<string, string>): 
   return { child, base, output: () => text, exit }
 }
 
+
+/** Listens on a free loopback port until the test ends (open connections cut); the base URL. */
+export async function serveOnLoopback(t: TestContext, server: Server): Promise<string> {
+  server.listen(0, '127.0.0.1')
+  await once(server, 'listening')
+  t.after(() => {
+    server.closeAllConnections()
+    server.close()
+  })
+  return `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`
+}

@@ -2,14 +2,12 @@
 // its tools calling a local upstream that takes 20 ms, driven past its capacity by an open loop.
 // Figures are printed; the assertions are about correctness under overload, not about speed.
 import assert from 'node:assert/strict'
-import { once } from 'node:events'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
-import { startServer, type RunningServer } from '../helpers/server-process.ts'
+import { serveOnLoopback, startServer, type RunningServer } from '../helpers/server-process.ts'
 import { closedLoop, LoadTally, memoryOf, openLoop, sendBatch, type Batch } from './open-loop.ts'
 
 const loadSeconds = Number(process.env.LOAD_SECONDS ?? 60)
@@ -33,13 +31,7 @@ async function upstream(t: TestContext): Promise<string> {
     })
   })
   server.keepAliveTimeout = 60_000
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  t.after(() => {
-    server.closeAllConnections()
-    server.close()
-  })
-  return `http://127.0.0.1:${String((server.address() as AddressInfo).port)}`
+  return serveOnLoopback(t, server)
 }
 
 async function gateway(t: TestContext, env: Record<string, string> = {}): Promise<RunningServer> {
