@@ -134,7 +134,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   app.setNotFoundHandler((_request, reply) =>
     reply.code(404).send({ error: { code: 'not_found', message: 'No such route; see GET /openapi.json.' } }),
   )
-  addAccessControl(app, { apiKeys, allowedOrigins: config.allowedOrigins })
+  addAccessControl(app, { apiKeys, allowedOrigins: config.allowedOrigins, metricsWithoutKey: config.metricsWithoutKey })
   await addOverloadProtection(app, config)
   await addRateLimits(app, { rateLimitPerMinute: config.rateLimitPerMinute, apiKeys })
   app.removeContentTypeParser('text/plain')

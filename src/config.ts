@@ -81,6 +81,10 @@ export const envSchema = z.object({
   TOOLGATE_RATE_LIMIT_PER_MINUTE: integer(0, 100_000_000)
     .default(0)
     .describe('Requests per minute per API key (per client address without keys), health checks and metrics aside; past it, 429 with Retry-After. 0: no limit.'),
+  TOOLGATE_METRICS_WITHOUT_KEY: z
+    .stringbool()
+    .default(false)
+    .describe('true: GET /metrics answers without an API key (for a scraper that cannot send one), like /healthz and /readyz.'),
   TOOLGATE_ALLOWED_ORIGINS: z
     .string()
     .optional()
@@ -146,6 +150,7 @@ export const configSchema = envSchema
   apiKeysFile: env.TOOLGATE_API_KEYS_FILE,
   rateLimitPerMinute: env.TOOLGATE_RATE_LIMIT_PER_MINUTE,
   allowedOrigins: list(env.TOOLGATE_ALLOWED_ORIGINS),
+  metricsWithoutKey: env.TOOLGATE_METRICS_WITHOUT_KEY,
   otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
   serviceName: env.OTEL_SERVICE_NAME,
   openMeteoGeocodingUrl: env.OPEN_METEO_GEOCODING_URL,

@@ -35,12 +35,13 @@ export async function loadToolSources(config: Config, options: { log: Logger; on
     .filter((tool) => !file.builtins.disabled.includes(tool.name))
     .map((tool) => ({ ...tool, ...file.builtins.overrides[tool.name] }))
   const mcp = file.mcp.map((server) => new McpServerTools(server, { ...options, secrets }))
-  try {
-    await Promise.all(mcp.map((server) => server.connect()))
-  } catch (error) {
+  const connected = await Promise.allSettled(mcp.map((server) => server.connect()))
+  const failures = connected.flatMap((outcome, index) =>
+    outcome.status === 'rejected' ? [`${mcp[index]?.name ?? '?'} (${outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason)})`] : [],
+  )
+  if (failures.length > 0) {
     await Promise.all(mcp.map((server) => server.close()))
-    const reason = redactor(secrets)(error instanceof Error ? error.message : String(error))
-    throw new ConfigFileError(`${config.configFile}: an MCP server could not be reached: ${reason}`)
+    throw new ConfigFileError(redactor(secrets)(`${config.configFile}: MCP server ${failures.join(', ')} could not be reached`))
   }
   return { fixed: [...kept, ...file.tools.map((tool) => createHttpTool(tool, secrets))], mcp }
 }

@@ -39,6 +39,14 @@ describe('access control', () => {
     assert.equal((await from()).statusCode, 200)
   })
 
+  it('opens /metrics without a key when TOOLGATE_METRICS_WITHOUT_KEY is true, and only /metrics', async (t) => {
+    const app = await buildTestApp(t, { env: { TOOLGATE_API_KEYS: keys, TOOLGATE_METRICS_WITHOUT_KEY: 'true' } })
+    assert.equal((await app.inject({ url: '/metrics' })).statusCode, 200)
+    assert.equal((await app.inject({ url: '/tools' })).statusCode, 401)
+    const closed = await buildTestApp(t, { env: { TOOLGATE_API_KEYS: keys } })
+    assert.equal((await closed.inject({ url: '/metrics' })).statusCode, 401)
+  })
+
   it('is open without keys, as on loopback by default', async (t) => {
     const app = await buildTestApp(t)
     assert.equal((await app.inject({ method: 'POST', url: '/execute', payload })).statusCode, 200)

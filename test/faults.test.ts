@@ -688,7 +688,7 @@ describe('faults of MCP servers', () => {
     const server = await mcpGateway(t, ['--exit-at-start'])
     await assert.rejects(buildApp(testConfig({ TOOLGATE_CONFIG: server.file })), (error: unknown) => {
       assert.ok(error instanceof ConfigFileError, String(error))
-      assert.match(error.message, /an MCP server could not be reached: .*Connection closed/)
+      assert.match(error.message, /MCP server dying \(.*Connection closed\) could not be reached/)
       assert.doesNotMatch(error.message, /\n\s+at /)
       return true
     })

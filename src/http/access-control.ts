@@ -10,7 +10,6 @@ declare module 'fastify' {
   }
 }
 
-const openRoutes = new Set(['/healthz', '/readyz'])
 const digest = (text: string) => createHash('sha256').update(text).digest()
 
 /**
@@ -19,7 +18,11 @@ const digest = (text: string) => createHash('sha256').update(text).digest()
  * every key (no early exit), every failure the same 401. The key found becomes `request.caller`,
  * logged by its name. A browser Origin not on the allowlist gets 403, whatever the key.
  */
-export function addAccessControl(app: FastifyInstance, options: { apiKeys: readonly ApiKey[]; allowedOrigins: readonly string[] }): void {
+export function addAccessControl(
+  app: FastifyInstance,
+  options: { apiKeys: readonly ApiKey[]; allowedOrigins: readonly string[]; metricsWithoutKey: boolean },
+): void {
+  const openRoutes = new Set(['/healthz', '/readyz', ...(options.metricsWithoutKey ? ['/metrics'] : [])])
   const keys = options.apiKeys.map((apiKey) => ({ digest: digest(`Bearer ${apiKey.key}`), caller: { name: apiKey.name, tools: apiKey.tools, rateLimitPerMinute: apiKey.rateLimitPerMinute } }))
   const origins = new Set(options.allowedOrigins)
   app.decorateRequest('caller', null)
