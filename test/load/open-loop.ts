@@ -129,3 +129,10 @@ export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
   const kib = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? Number.NaN)
   return { rssMiB: kib('VmRSS') / 1024, peakMiB: kib('VmHWM') / 1024 }
 }
+
+/** CPU time a process has used, in seconds (Linux; clock ticks of 1/100 s). */
+export function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${String(pid)}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name.
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}

@@ -2,36 +2,27 @@
 // its tools calling a local upstream that takes 20 ms, driven past its capacity by an open loop.
 // Figures are printed; the assertions are about correctness under overload, not about speed.
 import assert from 'node:assert/strict'
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
-import { serveOnLoopback, startServer, type RunningServer } from '../helpers/server-process.ts'
-import { closedLoop, LoadTally, memoryOf, openLoop, sendBatch, type Batch } from './open-loop.ts'
+import { startServer, type RunningServer } from '../helpers/server-process.ts'
+import { closedLoop, cpuSecondsOf, LoadTally, memoryOf, openLoop, sendBatch, type Batch } from './open-loop.ts'
 
 const loadSeconds = Number(process.env.LOAD_SECONDS ?? 60)
 const soakSeconds = Number(process.env.SOAK_SECONDS ?? 30)
-const upstreamDelayMs = 20
 const agentKey = 'agent-key-load-0123456789'
 const tightKey = 'tight-key-load-0123456789'
 const tightPerMinute = 300
 
-/** A local upstream answering every lookup after `upstreamDelayMs`, or after a second when asked something slow. */
+/** The upstream of the `lookup` tool, as its own process (test/load/upstream.ts); its base URL. */
 async function upstream(t: TestContext): Promise<string> {
-  const server = createServer((request, response) => {
-    let body = ''
-    request.on('data', (chunk: Buffer) => (body += chunk.toString()))
-    request.on('end', () => {
-      const delayMs = body.includes('slow') ? 1_000 : upstreamDelayMs
-      const timer = setTimeout(() => response.writeHead(200, { 'content-type': 'application/json' }).end('{"found":true}'), delayMs)
-      response.on('close', () => {
-        clearTimeout(timer)
-      })
-    })
-  })
-  server.keepAliveTimeout = 60_000
-  return serveOnLoopback(t, server)
+  const child = spawn(process.execPath, [new URL('upstream.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] })
+  t.after(() => child.kill('SIGKILL'))
+  const [chunk] = (await once(child.stdout, 'data')) as [Buffer]
+  return `http://127.0.0.1:${chunk.toString().trim()}`
 }
 
 async function gateway(t: TestContext, env: Record<string, string> = {}): Promise<RunningServer> {
@@ -108,6 +99,9 @@ describe('under load', () => {
       samples.push(memoryOf(pid).rssMiB)
     }
     const timer = setInterval(sample, 500)
+    const serverCpuBefore = cpuSecondsOf(pid)
+    const clientCpuBefore = process.cpuUsage()
+    const overloadStarted = performance.now()
     const { offeredRate } = await openLoop({
       rate: 2 * capacity,
       seconds: loadSeconds,
@@ -115,6 +109,10 @@ describe('under load', () => {
       send: (batch, index) => sendBatch(server.base, batch, `load-${String(index)}`, overload),
     })
     const afterLoad = memoryOf(pid)
+    const overloadSeconds = (performance.now() - overloadStarted) / 1000
+    const serverCpuPercent = Math.round((100 * (cpuSecondsOf(pid) - serverCpuBefore)) / overloadSeconds)
+    const clientCpu = process.cpuUsage(clientCpuBefore)
+    const clientCpuPercent = Math.round((clientCpu.user + clientCpu.system) / 1e4 / overloadSeconds)
 
     // Soak: below capacity, where nothing should be refused but the rate-limited key; memory must not grow.
     const soak = new LoadTally()
@@ -133,7 +131,7 @@ describe('under load', () => {
     const report = {
       capacityBatchesPerSecond: Math.round(capacity),
       capacityP99Ms: Math.round(measured.percentile(99)),
-      overload: { offeredPerSecond: Math.round(offeredRate), seconds: loadSeconds, ...summary(overload, loadSeconds) },
+      overload: { offeredPerSecond: Math.round(offeredRate), seconds: loadSeconds, serverCpuPercent, loadGeneratorCpuPercent: clientCpuPercent, ...summary(overload, loadSeconds) },
       soak: { offeredPerSecond: Math.round(0.7 * capacity), seconds: soakSeconds, ...summary(soak, soakSeconds) },
       rssMiB: {
         peak: Math.round(end.peakMiB),
