@@ -11,11 +11,11 @@ import { metricsRoutes } from '../routes/metrics.ts'
 import { openapiRoutes } from '../routes/openapi.ts'
 import { toolsRoutes } from '../routes/tools.ts'
 import type { Config } from './config.ts'
-import { RequestError } from './errors.ts'
 import { Executor } from './executor.ts'
 import { Metrics } from './metrics.ts'
 import { addAccessControl } from './http/access-control.ts'
 import { createClientErrorHandler } from './http/client-error.ts'
+import { addClosingBehaviour } from './http/closing.ts'
 import { createErrorHandler } from './http/error-handler.ts'
 import { addOverloadProtection } from './http/overload.ts'
 import { addRateLimits } from './http/rate-limit.ts'
@@ -146,28 +146,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     void reply.header('x-request-id', request.id)
     done()
   })
-  // Once closing (SIGTERM), readiness turns false and new work is refused in toolgate's own shape,
-  // while the batches in flight finish. Every reply then asks its client to close the connection:
-  // a keep-alive connection would otherwise hold the exit back until its idle timeout.
-  let closing = false
-  app.decorate('stopTakingWork', () => {
-    closing = true
-  })
-  app.addHook('preClose', (done) => {
-    closing = true
-    done()
-  })
-  app.addHook('onRequest', (request, _reply, done) => {
-    if (!closing || request.url === '/healthz') {
-      done()
-      return
-    }
-    done(new RequestError('shutting_down', 'The gateway is shutting down and takes no new work; retry on another instance.', { retryAfterSeconds: 1 }))
-  })
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (closing) void reply.header('connection', 'close')
-    done(null, payload)
-  })
+  app.decorate('stopTakingWork', addClosingBehaviour(app))
   const retiring = new Set<McpServerTools>()
   const retire = (servers: McpServerTools[]) => {
     const longestMs = Math.max(config.callTimeoutMs, ...currentTools({ fixed: [], mcp: servers }).map((tool) => tool.timeoutMs ?? 0))
