@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { CallResult } from './executor.ts'
 
 const seconds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -15,6 +15,8 @@ export class Metrics {
 
   /** @param calls the executor's running and waiting calls, read when scraped */
   constructor(calls: () => { running: number; waiting: number; abandoned: number }) {
+    // The process's own: resident memory, heap by space, event-loop lag, GC time, open handles.
+    collectDefaultMetrics({ register: this.registry })
     new Gauge({ name: 'toolgate_calls_running', help: 'Calls running now.', registers: [this.registry], collect() { this.set(calls().running) } })
     new Gauge({ name: 'toolgate_calls_waiting', help: 'Calls admitted and waiting for a slot.', registers: [this.registry], collect() { this.set(calls().waiting) } })
     new Gauge({ name: 'toolgate_calls_abandoned', help: 'Calls answered (timed out, cancelled) whose tools ignored the abort and still run.', registers: [this.registry], collect() { this.set(calls().abandoned) } })

@@ -8,7 +8,10 @@ import { RequestError } from '../errors.ts'
 export function createErrorHandler(limits: { maxBodyBytes: number }) {
   return function errorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
     const failure = toRequestError(error, limits)
-    if (failure.statusCode >= 500) request.log.error({ err: error }, 'request failed')
+    // Only a failure of the gateway itself is an error with a stack. A refusal is the gateway
+    // working as meant (503 under overload among them): one short line, or thousands of stacks a
+    // second would be logged exactly when the CPU is scarcest.
+    if (failure.code === 'internal_error') request.log.error({ err: error }, 'request failed')
     else request.log.info({ code: failure.code, path: failure.path }, 'request refused')
     if (failure.retryAfterSeconds !== undefined) void reply.header('retry-after', String(failure.retryAfterSeconds))
     const body = { code: failure.code, message: failure.message, ...(failure.path === undefined ? {} : { path: failure.path }) }
