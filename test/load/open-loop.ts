@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs'
 
 /** What happened to every request of a load run, by outcome. */
 export class LoadTally {
@@ -135,4 +135,17 @@ export function cpuSecondsOf(pid: number): number {
   const fields = readFileSync(`/proc/${String(pid)}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
   // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name.
   return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** Sockets a process holds open (Linux). */
+export function openSocketsOf(pid: number): number {
+  let sockets = 0
+  for (const fd of readdirSync(`/proc/${String(pid)}/fd`)) {
+    try {
+      if (readlinkSync(`/proc/${String(pid)}/fd/${fd}`).startsWith('socket:')) sockets++
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return sockets
 }

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
 import { startServer, type RunningServer } from '../helpers/server-process.ts'
-import { closedLoop, cpuSecondsOf, LoadTally, memoryOf, openLoop, sendBatch, type Batch } from './open-loop.ts'
+import { closedLoop, cpuSecondsOf, LoadTally, memoryOf, openSocketsOf, openLoop, sendBatch, type Batch } from './open-loop.ts'
 
 const loadSeconds = Number(process.env.LOAD_SECONDS ?? 60)
 const soakSeconds = Number(process.env.SOAK_SECONDS ?? 30)
@@ -71,11 +71,13 @@ function summary(tally: LoadTally, seconds: number) {
   }
 }
 
-async function callsCounted(base: string): Promise<number> {
+/** From the gateway's /metrics: calls answered, and the live heap (what V8 keeps, as opposed to what it reserved). */
+async function scrape(base: string): Promise<{ calls: number; heapUsedMiB: number }> {
   const text = await (await fetch(`${base}/metrics`, { headers: { authorization: `Bearer ${agentKey}` } })).text()
-  let total = 0
-  for (const match of text.matchAll(/^toolgate_calls_total\{[^}]*\} (\d+)$/gm)) total += Number(match[1])
-  return total
+  let calls = 0
+  for (const match of text.matchAll(/^toolgate_calls_total\{[^}]*\} (\d+)$/gm)) calls += Number(match[1])
+  const heapUsed = Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1])
+  return { calls, heapUsedMiB: Math.round(heapUsed / 2 ** 20) }
 }
 
 describe('under load', () => {
@@ -95,8 +97,10 @@ describe('under load', () => {
     // Overload: an open loop at twice that.
     const overload = new LoadTally()
     const samples: number[] = []
+    let mostSockets = 0
     const sample = () => {
       samples.push(memoryOf(pid).rssMiB)
+      mostSockets = Math.max(mostSockets, openSocketsOf(pid))
     }
     const timer = setInterval(sample, 500)
     const serverCpuBefore = cpuSecondsOf(pid)
@@ -121,7 +125,7 @@ describe('under load', () => {
     const soakTimer = setInterval(() => soakSamples.push(memoryOf(pid).rssMiB), 500)
     await openLoop({ rate: 0.7 * capacity, seconds: soakSeconds, next: batchOf, send: (batch, index) => sendBatch(server.base, batch, `soak-${String(index)}`, soak) })
     clearInterval(soakTimer)
-    const counted = await callsCounted(server.base)
+    const { calls: counted, heapUsedMiB } = await scrape(server.base)
     const end = memoryOf(pid)
 
     const third = Math.max(1, Math.floor(soakSamples.length / 3))
@@ -131,7 +135,7 @@ describe('under load', () => {
     const report = {
       capacityBatchesPerSecond: Math.round(capacity),
       capacityP99Ms: Math.round(measured.percentile(99)),
-      overload: { offeredPerSecond: Math.round(offeredRate), seconds: loadSeconds, serverCpuPercent, loadGeneratorCpuPercent: clientCpuPercent, ...summary(overload, loadSeconds) },
+      overload: { offeredPerSecond: Math.round(offeredRate), seconds: loadSeconds, serverCpuPercent, loadGeneratorCpuPercent: clientCpuPercent, mostOpenSockets: mostSockets, ...summary(overload, loadSeconds) },
       soak: { offeredPerSecond: Math.round(0.7 * capacity), seconds: soakSeconds, ...summary(soak, soakSeconds) },
       rssMiB: {
         peak: Math.round(end.peakMiB),
@@ -139,6 +143,7 @@ describe('under load', () => {
         afterOverload: Math.round(afterLoad.rssMiB),
         soakFirstThird: Math.round(soakFirstMiB),
         soakLastThird: Math.round(soakLastMiB),
+        heapUsedAtEnd: heapUsedMiB,
       },
     }
     console.log(`LOAD REPORT ${JSON.stringify(report, null, 2)}`)
