@@ -23,7 +23,7 @@ export const adminRoutes: FastifyPluginCallbackZod<{ adminKey: string }> = (app,
     '/admin/reload',
     {
       schema: {
-        summary: 'Reread TOOLGATE_CONFIG and put its tools in service; calls in flight finish on the old ones',
+        summary: 'Reread TOOLGATE_CONFIG and TOOLGATE_API_KEYS_FILE and put their tools and keys in service; calls in flight finish on the old tools',
         response: { 200: z.object({ status: z.literal('reloaded'), tools: z.array(z.string()) }), 401: errorReplySchema, 422: errorReplySchema },
       },
     },
@@ -31,7 +31,7 @@ export const adminRoutes: FastifyPluginCallbackZod<{ adminKey: string }> = (app,
       try {
         return { status: 'reloaded' as const, tools: await app.reloadTools() }
       } catch (error) {
-        if (error instanceof ConfigFileError || error instanceof TypeError) throw new RequestError('invalid_config', `The configuration was refused; the tools in service are unchanged. ${error.message}`)
+        if (error instanceof ConfigFileError || error instanceof TypeError) throw new RequestError('invalid_config', `The configuration was refused; the tools and keys in service are unchanged. ${error.message}`)
         throw error
       }
     },

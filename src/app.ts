@@ -33,7 +33,10 @@ declare module 'fastify' {
     registry: ToolRegistry
     executor: Executor
     metrics: Metrics
-    /** Rereads TOOLGATE_CONFIG and puts its tools in service; throws, keeping the old ones, if it is invalid. */
+    /**
+     * Rereads TOOLGATE_CONFIG and TOOLGATE_API_KEYS_FILE and puts their tools and keys in service;
+     * throws, keeping the old ones, if either is invalid.
+     */
     reloadTools: () => Promise<string[]>
     /** Turns readiness false and refuses new work (503 shutting_down); app.close() does it too. */
     stopTakingWork: () => void
@@ -108,6 +111,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     done()
   })
   app.decorate('reloadTools', async () => {
+    // The keys first: a bad keys file refuses the reload before any MCP server is started.
+    const nextKeys = config.apiKeysFile === undefined ? undefined : await loadApiKeys(config)
     const next = await loadToolSources(config, { log: logger, onToolsChanged: toolsChanged })
     let reloaded: ToolRegistry
     try {
@@ -119,6 +124,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
     const previous = sources
     sources = next
     executor.replaceRegistry(reloaded)
+    if (nextKeys) replaceKeys(nextKeys)
     // Calls in flight finish on the old definitions, MCP ones too: the old servers stay connected
     // until the longest deadline has passed.
     retire(previous.mcp)
@@ -134,9 +140,9 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   app.setNotFoundHandler((_request, reply) =>
     reply.code(404).send({ error: { code: 'not_found', message: 'No such route; see GET /openapi.json.' } }),
   )
-  addAccessControl(app, { apiKeys, allowedOrigins: config.allowedOrigins, metricsWithoutKey: config.metricsWithoutKey })
+  const replaceKeys = addAccessControl(app, { apiKeys, allowedOrigins: config.allowedOrigins, metricsWithoutKey: config.metricsWithoutKey })
   await addOverloadProtection(app, config)
-  await addRateLimits(app, { rateLimitPerMinute: config.rateLimitPerMinute, apiKeys })
+  await addRateLimits(app, { rateLimitPerMinute: config.rateLimitPerMinute, apiKeys, apiKeysFile: config.apiKeysFile })
   app.removeContentTypeParser('text/plain')
   // A streamed Chat Completions response may be handed over as the raw event stream it was.
   app.addContentTypeParser('text/event-stream', { parseAs: 'string' }, (_request, body, done) => {

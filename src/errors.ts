@@ -64,7 +64,7 @@ export const requestErrorCodes = {
   body_too_large: { status: 413, description: 'The body is larger than TOOLGATE_MAX_BODY_BYTES.' },
   unsupported_media_type: { status: 415, description: 'The body is neither application/json nor text/event-stream (a streamed completion).' },
   bad_request: { status: 400, description: 'The HTTP request itself is malformed.' },
-  invalid_config: { status: 422, description: 'A reload found the configuration file invalid; the tools in service are unchanged.' },
+  invalid_config: { status: 422, description: 'A reload found the configuration file or the keys file invalid; the tools and keys in service are unchanged.' },
   overloaded: {
     status: 503,
     description:

@@ -47,10 +47,10 @@ async function shutdown(signal: NodeJS.Signals): Promise<void> {
   app.log.info('closed')
   process.exit(0)
 }
-// SIGHUP rereads TOOLGATE_CONFIG; a bad file is refused and the tools in service stay.
+// SIGHUP rereads TOOLGATE_CONFIG and TOOLGATE_API_KEYS_FILE; a bad file is refused and what is in service stays.
 process.on('SIGHUP', () => {
   app.reloadTools().catch((error: unknown) => {
-    app.log.error({ err: error }, 'reload refused; the tools in service are unchanged')
+    app.log.error({ err: error }, 'reload refused; the tools and keys in service are unchanged')
   })
 })
 process.on('SIGTERM', (signal) => void shutdown(signal))

@@ -137,3 +137,26 @@ describe('rate limits', () => {
     assert.equal((await app.inject({ url: '/metrics', headers: { authorization: 'Bearer tight-key-0123456789' } })).statusCode, 200)
   })
 })
+
+describe('reloading the keys file', () => {
+  it('puts new keys in force on reload, and keeps the old ones when the new file is invalid', async (t) => {
+    const directory = await mkdtemp(join(tmpdir(), 'toolgate-keys-'))
+    t.after(() => rm(directory, { recursive: true, force: true }))
+    const path = join(directory, 'keys.yaml')
+    await writeFile(path, 'keys:\n  - { name: old, key: old-key-0123456789abcdef }\n')
+    const app = await buildTestApp(t, { env: { TOOLGATE_API_KEYS_FILE: path } })
+    const statusWith = async (key: string) => (await app.inject({ method: 'POST', url: '/execute', payload, headers: { authorization: `Bearer ${key}` } })).statusCode
+
+    assert.equal(await statusWith('old-key-0123456789abcdef'), 200)
+    await writeFile(path, 'keys:\n  - { name: new, key: new-key-0123456789abcdef, tools: [get_date] }\n')
+    await app.reloadTools()
+    assert.equal(await statusWith('old-key-0123456789abcdef'), 401, 'a key taken out of the file no longer opens')
+    assert.equal(await statusWith('new-key-0123456789abcdef'), 200)
+    const tools = await app.inject({ url: '/tools', headers: { authorization: 'Bearer new-key-0123456789abcdef' } })
+    assert.deepEqual(tools.json<Array<{ function: { name: string } }>>().map((tool) => tool.function.name), ['get_date'])
+
+    await writeFile(path, 'keys:\n  - { name: broken, key: short }\n')
+    await assert.rejects(app.reloadTools(), ConfigFileError)
+    assert.equal(await statusWith('new-key-0123456789abcdef'), 200, 'a refused reload changes nothing')
+  })
+})

@@ -16,14 +16,16 @@ const digest = (text: string) => createHash('sha256').update(text).digest()
  * Who may call: with API keys configured, every route but the health checks wants one as a
  * bearer token, checked before the body is read, compared as digests in constant time against
  * every key (no early exit), every failure the same 401. The key found becomes `request.caller`,
- * logged by its name. A browser Origin not on the allowlist gets 403, whatever the key.
+ * logged by its name. Returns the function that puts other keys in force (a reload). A browser Origin not on the allowlist gets 403, whatever the key.
  */
 export function addAccessControl(
   app: FastifyInstance,
   options: { apiKeys: readonly ApiKey[]; allowedOrigins: readonly string[]; metricsWithoutKey: boolean },
-): void {
+): (apiKeys: readonly ApiKey[]) => void {
   const openRoutes = new Set(['/healthz', '/readyz', ...(options.metricsWithoutKey ? ['/metrics'] : [])])
-  const keys = options.apiKeys.map((apiKey) => ({ digest: digest(`Bearer ${apiKey.key}`), caller: { name: apiKey.name, tools: apiKey.tools, rateLimitPerMinute: apiKey.rateLimitPerMinute } }))
+  const keysOf = (apiKeys: readonly ApiKey[]) =>
+    apiKeys.map((apiKey) => ({ digest: digest(`Bearer ${apiKey.key}`), caller: { name: apiKey.name, tools: apiKey.tools, rateLimitPerMinute: apiKey.rateLimitPerMinute } }))
+  let keys = keysOf(options.apiKeys)
   const origins = new Set(options.allowedOrigins)
   app.decorateRequest('caller', null)
   app.addHook('onRequest', (request, _reply, done) => {
@@ -49,4 +51,7 @@ export function addAccessControl(
     request.log = request.log.child({ caller: caller.name })
     done()
   })
+  return (apiKeys) => {
+    keys = keysOf(apiKeys)
+  }
 }

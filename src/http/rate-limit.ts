@@ -10,9 +10,13 @@ const exempt = new Set(['/healthz', '/readyz', '/metrics'])
  * Requests per minute per API key (per client address when no keys are configured): a key's own
  * limit, else TOOLGATE_RATE_LIMIT_PER_MINUTE; 0 is no limit. Past it: 429 rate_limited with Retry-After.
  */
-export async function addRateLimits(app: FastifyInstance, options: { rateLimitPerMinute: number; apiKeys: readonly ApiKey[] }): Promise<void> {
+export async function addRateLimits(
+  app: FastifyInstance,
+  options: { rateLimitPerMinute: number; apiKeys: readonly ApiKey[]; apiKeysFile: string | undefined },
+): Promise<void> {
   const limitOf = (request: FastifyRequest) => request.caller?.rateLimitPerMinute ?? options.rateLimitPerMinute
-  if (options.rateLimitPerMinute === 0 && options.apiKeys.every((key) => !key.rateLimitPerMinute)) return
+  // A keys file may give a key a limit at any reload; without one, nothing can ever be limited.
+  if (options.rateLimitPerMinute === 0 && options.apiKeysFile === undefined && options.apiKeys.every((key) => !key.rateLimitPerMinute)) return
   await app.register(rateLimit, {
     global: true,
     timeWindow: 60_000,
