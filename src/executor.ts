@@ -218,7 +218,7 @@ export class Executor {
     if (this.#outstanding + count > this.capacity) {
       return new RequestError(
         'queue_full',
-        `The gateway is at capacity: ${String(this.#outstanding)} calls admitted, room for ${String(this.capacity)}; this batch needs ${String(count)}. Nothing of it ran.`,
+        `The gateway is at capacity: ${String(this.#outstanding)} calls admitted, room for ${String(this.capacity)}${count > 1 ? `; this batch needs ${String(count)}` : ''}. Nothing of it ran.`,
         { retryAfterSeconds },
       )
     }
