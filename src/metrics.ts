@@ -11,6 +11,7 @@ export class Metrics {
   readonly #queued = new Histogram({ name: 'toolgate_call_queue_wait_seconds', help: 'Time calls waited for a slot.', buckets: seconds, registers: [this.registry] })
   readonly #retries = new Counter({ name: 'toolgate_call_retries_total', help: 'Attempts beyond the first, by tool.', labelNames: ['tool'], registers: [this.registry] })
   readonly #batches = new Counter({ name: 'toolgate_batches_total', help: 'Batches answered, by status.', labelNames: ['status'], registers: [this.registry] })
+  readonly #uncaught = new Counter({ name: 'toolgate_uncaught_failures_total', help: 'Exceptions and rejections no call caught (a tool failing outside its call); logged, and served on.', registers: [this.registry] })
   readonly #http = new Counter({ name: 'toolgate_http_requests_total', help: 'HTTP requests, by route and status code.', labelNames: ['route', 'status'], registers: [this.registry] })
 
   /** @param calls the executor's running and waiting calls, read when scraped */
@@ -46,6 +47,10 @@ export class Metrics {
       this.#queued.observe(result.queuedMs / 1000)
     }
     if (result.attempts > 1) this.#retries.inc({ tool: result.name }, result.attempts - 1)
+  }
+
+  uncaughtFailure(): void {
+    this.#uncaught.inc()
   }
 
   batchAnswered(status: string): void {

@@ -1,6 +1,7 @@
 import { buildApp } from './app.ts'
 import { ConfigFileError } from './config-file.ts'
 import { ConfigError, loadConfig, type Config } from './config.ts'
+import { installProcessGuards } from './process-guards.ts'
 
 // The entry point only loads the configuration, builds the app, listens and closes with grace.
 let config: Config
@@ -22,9 +23,10 @@ try {
   process.exit(1)
 }
 
-// A tool that leaks a rejected promise must not take every other call down with the process.
-process.on('unhandledRejection', (reason) => {
-  app.log.error({ err: reason }, 'unhandled rejection (a tool left a promise unhandled)')
+installProcessGuards(app.log, {
+  onFailure: () => {
+    app.metrics.uncaughtFailure()
+  },
 })
 
 let closing = false

@@ -29,10 +29,10 @@ async function freePort(): Promise<number> {
  * Starts `npm start`'s entry point as its own process, with the given environment, on a free port.
  * Below the info log level it does not say where it listens: it is then given a port and polled.
  */
-export async function startServer(t: TestContext, env: Record<string, string>): Promise<RunningServer> {
+export async function startServer(t: TestContext, env: Record<string, string>, entry = serverEntry): Promise<RunningServer> {
   const quiet = env.LOG_LEVEL !== undefined && !['info', 'debug', 'trace'].includes(env.LOG_LEVEL)
   const port = quiet ? String(await freePort()) : '0'
-  const child = spawn(process.execPath, [serverEntry], {
+  const child = spawn(process.execPath, [entry], {
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: port, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   })

@@ -1,0 +1,35 @@
+import type { Logger } from './logger.ts'
+
+/**
+ * Keeps one tool's stray failure from taking every other call down with the process. A promise a
+ * tool leaves rejected, or an exception it throws from a callback of its own (a timer, an event
+ * handler) after its call was answered or while it runs, has no call to be reported to: it is
+ * logged and counted, and the gateway serves on; the call it belonged to, if any, is still
+ * answered at its deadline. The process exits only if such failures come faster than `maxPerMinute`,
+ * which says that something is broken for good (a restart is then the better answer).
+ */
+export function installProcessGuards(log: Logger, options: { maxPerMinute?: number; onFailure?: () => void } = {}): void {
+  const maxPerMinute = options.maxPerMinute ?? 100
+  let windowStart = performance.now()
+  let inWindow = 0
+  const record = () => {
+    options.onFailure?.()
+    const now = performance.now()
+    if (now - windowStart > 60_000) {
+      windowStart = now
+      inWindow = 0
+    }
+    if (++inWindow > maxPerMinute) {
+      log.error(`more than ${String(maxPerMinute)} uncaught failures in a minute: exiting`)
+      process.exit(70)
+    }
+  }
+  process.on('unhandledRejection', (reason) => {
+    log.error({ err: reason }, 'unhandled rejection (a tool left a promise unhandled); serving on')
+    record()
+  })
+  process.on('uncaughtException', (error, origin) => {
+    log.error({ err: error, origin }, 'uncaught exception (a tool threw outside its call); serving on')
+    record()
+  })
+}
