@@ -16,7 +16,8 @@ const digest = (text: string) => createHash('sha256').update(text).digest()
  * Who may call: with API keys configured, every route but the health checks wants one as a
  * bearer token, checked before the body is read, compared as digests in constant time against
  * every key (no early exit), every failure the same 401. The key found becomes `request.caller`,
- * logged by its name. Returns the function that puts other keys in force (a reload). A browser Origin not on the allowlist gets 403, whatever the key.
+ * logged by its name. A browser Origin not on the allowlist gets 403, whatever the key.
+ * Returns the function that puts other keys in force (a reload).
  */
 export function addAccessControl(
   app: FastifyInstance,
@@ -34,7 +35,8 @@ export function addAccessControl(
       done(new RequestError('forbidden_origin', 'Requests from this browser origin are not allowed.'))
       return
     }
-    if (keys.length === 0 || openRoutes.has(request.url.split('?')[0] ?? '') || request.url.startsWith('/admin/')) {
+    const route = request.routeOptions.url ?? ''
+    if (keys.length === 0 || openRoutes.has(route) || route.startsWith('/admin/')) {
       done()
       return
     }

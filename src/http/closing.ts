@@ -15,7 +15,7 @@ export function addClosingBehaviour(app: FastifyInstance): () => void {
     done()
   })
   app.addHook('onRequest', (request, _reply, done) => {
-    if (!closing || request.url.split('?')[0] === '/healthz') {
+    if (!closing || request.routeOptions.url === '/healthz') {
       done()
       return
     }

@@ -21,7 +21,7 @@ export async function addOverloadProtection(
     maxHeapUsedBytes: Math.round((getHeapStatistics().heap_size_limit * limits.maxHeapUsedPercent) / 100),
     maxRssBytes: limits.maxRssBytes,
     pressureHandler: (request, _reply, type, value) => {
-      if (exempt.has(request.url.split('?')[0] ?? '')) return undefined
+      if (exempt.has(request.routeOptions.url ?? '')) return undefined
       const measured = typeof value === 'number' ? ` (${type} ${String(Math.round(value))})` : ''
       return Promise.reject(
         new RequestError('overloaded', `The gateway is overloaded${measured}; nothing ran. Retry after ${String(retryAfterSeconds)} s.`, { retryAfterSeconds }),

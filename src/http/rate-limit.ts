@@ -23,7 +23,7 @@ export async function addRateLimits(
     // Runs after access control, which names the caller.
     keyGenerator: (request) => (request.caller ? `key:${request.caller.name}` : `ip:${request.ip}`),
     max: (request) => limitOf(request),
-    allowList: (request) => exempt.has(request.url.split('?')[0] ?? '') || limitOf(request) === 0,
+    allowList: (request) => exempt.has(request.routeOptions.url ?? '') || limitOf(request) === 0,
     addHeadersOnExceeding: { 'x-ratelimit-limit': true, 'x-ratelimit-remaining': true, 'x-ratelimit-reset': true },
     errorResponseBuilder: (request, context) =>
       new RequestError('rate_limited', `More than ${String(context.max)} requests in a minute from this ${request.caller ? 'API key' : 'client'}; retry after ${context.after}.`, {
