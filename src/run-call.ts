@@ -46,7 +46,7 @@ export async function runCall(
     if (!outcome.ok) return { ok: false, error: withAttempts(outcome.error, attempts), attempts, durationMs }
     const serialized = serialize(tool, outcome.output)
     if (serialized instanceof CallError) return { ok: false, error: serialized, attempts, durationMs }
-    return { ok: true, ...truncate(serialized, policy.maxResultBytes), attempts, durationMs }
+    return { ok: true, ...detached(truncate(serialized, policy.maxResultBytes)), attempts, durationMs }
   }
   try {
     for (;;) {
@@ -214,12 +214,20 @@ function serialize(tool: Tool, output: unknown): { output: unknown; content: str
   try {
     const content = JSON.stringify(output) as string | undefined
     if (content === undefined) throw new TypeError(`a ${typeof output} is not JSON`)
-    // The reply carries a copy taken now: the tool may go on changing (or make a cycle in) the
-    // object it returned, and the reply is serialized later.
-    return { output: typeof output === 'object' ? (JSON.parse(content) as unknown) : output, content }
+    return { output, content }
   } catch (error) {
     return new CallError('invalid_result', `${tool.name} returned a value that cannot be serialized as JSON: ${describeThrown(error)}`)
   }
+}
+
+/**
+ * The reply carries a copy of an object result taken now: the tool may go on changing (or make a
+ * cycle in) the object it returned, and the reply is serialized later. A cut result is a string
+ * already, and is not parsed back.
+ */
+function detached<Fitted extends { output: unknown; content: string; truncatedFromBytes?: number }>(fitted: Fitted): Fitted {
+  if (fitted.truncatedFromBytes !== undefined || typeof fitted.output !== 'object' || fitted.output === null) return fitted
+  return { ...fitted, output: JSON.parse(fitted.content) as unknown }
 }
 
 const truncationNote = (originalBytes: number, limit: number) =>
