@@ -13,10 +13,10 @@ export type PreparedCall =
 /** Looks the tool up, parses the arguments safely and validates them. A bad call is a value, never a throw. */
 export function prepareCall(call: RawToolCall, registry: ToolRegistry, limits: ArgumentLimits, allowed?: ReadonlySet<string>): PreparedCall {
   const tool = registry.get(call.name)
-  const visible = () => (allowed === undefined ? registry.names : registry.names.filter((name) => allowed.has(name)))
-  if (tool === undefined) return { call, error: unknownTool(call.name, visible()) }
-  if (allowed !== undefined && !allowed.has(tool.name)) {
-    const names = visible()
+  if (tool === undefined || (allowed !== undefined && !allowed.has(tool.name))) {
+    // The tools the caller may see: a tool its key may not call is not offered as a suggestion.
+    const names = allowed === undefined ? registry.names : registry.names.filter((name) => allowed.has(name))
+    if (tool === undefined) return { call, error: unknownTool(call.name, names) }
     const listed = names.length === 0 ? 'none' : names.join(', ')
     return { call, error: new CallError('forbidden_tool', `this API key may not call ${tool.name}. Tools it may call: ${listed}.`) }
   }

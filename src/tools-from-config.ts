@@ -1,5 +1,6 @@
 import type { Config } from './config.ts'
 import { ConfigFileError, loadConfigFile, redactor } from './config-file.ts'
+import { describeThrown } from './errors.ts'
 import { createHttpTool } from './http-tool.ts'
 import type { Logger } from './logger.ts'
 import { McpServerTools } from './mcp-server-tools.ts'
@@ -27,8 +28,8 @@ export async function loadToolSources(config: Config, options: { log: Logger; on
   const { config: file, secrets } = await loadConfigFile(config.configFile)
   const names = new Set(builtins.map((tool) => tool.name))
   const unknown = [...file.builtins.disabled, ...Object.keys(file.builtins.overrides)].filter((name) => !names.has(name))
+  const redact = redactor(secrets)
   if (unknown.length > 0) {
-    const redact = redactor(secrets)
     throw new ConfigFileError(redact(`${config.configFile}: builtins: no built-in tool named ${unknown.join(', ')} (there are ${[...names].join(', ')})`))
   }
   const kept = builtins
@@ -37,11 +38,11 @@ export async function loadToolSources(config: Config, options: { log: Logger; on
   const mcp = file.mcp.map((server) => new McpServerTools(server, { ...options, secrets }))
   const connected = await Promise.allSettled(mcp.map((server) => server.connect()))
   const failures = connected.flatMap((outcome, index) =>
-    outcome.status === 'rejected' ? [`${mcp[index]?.name ?? '?'} (${outcome.reason instanceof Error ? outcome.reason.message : String(outcome.reason)})`] : [],
+    outcome.status === 'rejected' ? [`${mcp[index]?.name ?? '?'} (${describeThrown(outcome.reason)})`] : [],
   )
   if (failures.length > 0) {
     await Promise.all(mcp.map((server) => server.close()))
-    throw new ConfigFileError(redactor(secrets)(`${config.configFile}: MCP server ${failures.join(', ')} could not be reached`))
+    throw new ConfigFileError(redact(`${config.configFile}: MCP server ${failures.join(', ')} could not be reached`))
   }
   return { fixed: [...kept, ...file.tools.map((tool) => createHttpTool(tool, secrets))], mcp }
 }
