@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { execFileSync } from 'node:child_process'
 import { createServer } from 'node:http'
 import { describe, it, type TestContext } from 'node:test'
 import { createGetTime } from '../src/tools/get-time.ts'
@@ -75,8 +76,25 @@ describe('tracing', () => {
     assert.equal(failed?.status?.code, 2, 'a failed call is an error span')
   })
 
-  it('is off when no endpoint is set', async (t) => {
+  it('is off when no endpoint is set, without loading the OpenTelemetry SDK', async (t) => {
     const app = await buildTestApp(t)
     assert.equal(app.tracing, undefined)
+    // In a fresh process, with a resolve hook noting every OpenTelemetry module asked for but the
+    // API package: that one is a no-op façade, and prom-client's process metrics load it anyway.
+    const modulesLoaded = (env: Record<string, string>) => {
+      const script = `
+        import { registerHooks } from 'node:module'
+        const asked = new Set()
+        registerHooks({ resolve(specifier, context, next) { if (specifier.startsWith('@opentelemetry/') && specifier !== '@opentelemetry/api') asked.add(specifier); return next(specifier, context) } })
+        const { buildApp } = await import(${JSON.stringify(new URL('../src/app.ts', import.meta.url).href)})
+        const { loadConfig } = await import(${JSON.stringify(new URL('../src/config.ts', import.meta.url).href)})
+        const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent', ...JSON.parse(process.env.ENV) }))
+        await app.close()
+        console.log(JSON.stringify([...asked]))`
+      const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ENV: JSON.stringify(env) } })
+      return JSON.parse(output.toString()) as string[]
+    }
+    assert.deepEqual(modulesLoaded({}), [])
+    assert.ok(modulesLoaded({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' }).includes('@opentelemetry/sdk-trace'), 'the probe sees the SDK when tracing is on')
   })
 })
