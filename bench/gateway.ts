@@ -1,8 +1,8 @@
 // A toolgate server for the benchmark: the built-in tools plus the benchmark's, in its own process.
 // Env: PORT, WAIT_URL (the local upstream), OPEN_METEO_*_URL, LOG_LEVEL.
 import { buildApp } from '../src/app.ts'
-import { loadConfig } from '../src/config.ts'
-import { createBuiltinTools } from '../src/tools/builtin-tools.ts'
+import { loadConfig } from '../src/config/env.ts'
+import { createBuiltinTools } from '../src/tools/builtin/builtin-tools.ts'
 import { burnOnMainThread, burnOnWorkers, noopTools, upstreamWaitTool } from './tools.ts'
 
 const config = loadConfig()

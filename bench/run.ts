@@ -8,7 +8,7 @@ import { availableParallelism, cpus, platform, release, tmpdir, totalmem } from 
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { setTimeout as delay } from 'node:timers/promises'
-import type { ExecuteReply } from '../src/format-reply.ts'
+import type { ExecuteReply } from '../src/batch/reply.ts'
 import { lineChartSvg } from './lib/chart.ts'
 import { median, p95, round } from './lib/stats.ts'
 
@@ -133,7 +133,7 @@ interface LoadResult {
 async function load(url: string, body: string, check: 'execute' | 'echo' | 'python'): Promise<LoadResult> {
   const bodyFile = join(tmpdir(), `toolgate-bench-body-${String(process.pid)}-${check}.json`)
   await writeFile(bodyFile, body)
-  const line = await start(node, [new URL('load.ts', benchDir).pathname, url, bodyFile, check, String(connections), String(loadSeconds)], {}, /^\{/)
+  const line = await start(node, [new URL('./load.ts', benchDir).pathname, url, bodyFile, check, String(connections), String(loadSeconds)], {}, /^\{/)
   const result = JSON.parse(line) as LoadResult
   if (result.non2xx + result.errors + result.mismatched > 0) {
     log(`  ! ${url}: ${String(result.non2xx)} non-2xx, ${String(result.errors)} errors, ${String(result.mismatched)} bodies that failed the check`)
@@ -154,7 +154,7 @@ log(`toolgate benchmark on ${machine.cpu}, ${String(machine.cores)} cores, Node 
 
 try {
   const upstreams = JSON.parse(
-    await start(node, [new URL('upstreams.ts', benchDir).pathname], { LATENCY_MS: '100' }, /^\{/),
+    await start(node, [new URL('./upstreams.ts', benchDir).pathname], { LATENCY_MS: '100' }, /^\{/),
   ) as { waitUrl: string; openMeteoUrl: string }
   const gateway = await startServer('gateway.ts', {
     WAIT_URL: upstreams.waitUrl,

@@ -2,8 +2,8 @@
 // to a local Open-Meteo stand-in), through the real HTTP server, in parallel and in sequential
 // mode. Prints the median of the runs. Usage: node bench/three-calls.ts [runs]
 import { buildApp } from '../src/app.ts'
-import { loadConfig } from '../src/config.ts'
-import type { ExecuteReply } from '../src/format-reply.ts'
+import { loadConfig } from '../src/config/env.ts'
+import type { ExecuteReply } from '../src/batch/reply.ts'
 import { startOpenMeteoStub } from '../test/helpers/open-meteo-stub.ts'
 
 const runs = Number(process.argv[2] ?? 7)

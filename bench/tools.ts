@@ -1,8 +1,8 @@
 // The tools a benchmark gateway serves besides the built-in ones.
 import { z } from 'zod'
 import { ToolError } from '../src/errors.ts'
-import { defineTool, type Tool } from '../src/tool.ts'
-import { defineWorkerTool } from '../src/worker-tool.ts'
+import { defineTool, type Tool } from '../src/tools/tool.ts'
+import { defineWorkerTool } from '../src/tools/worker/worker-tool.ts'
 
 const cpuWork = new URL('../test/fixtures/cpu-work.ts', import.meta.url)
 

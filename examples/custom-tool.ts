@@ -1,10 +1,10 @@
 // A gateway with the built-in tools and one of your own. Run: node examples/custom-tool.ts
 import { z } from 'zod'
 import { buildApp } from '../src/app.ts'
-import { loadConfig } from '../src/config.ts'
+import { loadConfig } from '../src/config/env.ts'
 import { ToolError } from '../src/errors.ts'
-import { defineTool } from '../src/tool.ts'
-import { createBuiltinTools } from '../src/tools/builtin-tools.ts'
+import { defineTool } from '../src/tools/tool.ts'
+import { createBuiltinTools } from '../src/tools/builtin/builtin-tools.ts'
 
 const lookupOrder = defineTool({
   name: 'lookup_order',

@@ -1,9 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { ConfigFileError } from '../src/config-file.ts'
+import { ConfigFileError } from '../src/config/tools-file.ts'
 import { RequestError } from '../src/errors.ts'
-import { errorReplySchema } from './error-reply.ts'
+import { errorReplySchema } from '../src/http/error-reply.ts'
 
 const digest = (text: string) => createHash('sha256').update(text).digest()
 

@@ -1,11 +1,11 @@
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { extractCalls } from '../src/extract-calls.ts'
-import { executeReplySchema, formatReply, formatVerdicts, validateReplySchema } from '../src/format-reply.ts'
+import { extractCalls } from '../src/batch/check-batch.ts'
+import { executeReplySchema, formatReply, formatVerdicts, validateReplySchema } from '../src/batch/reply.ts'
 import { abortOnDisconnect } from '../src/http/abort-on-disconnect.ts'
-import { streamAnswers, streamKindFor } from '../src/http/stream-answers.ts'
-import { assertProvider, executePayloadSchema, providerFormats } from '../src/normalize-payload.ts'
-import { errorReplySchema } from './error-reply.ts'
+import { streamAnswers, streamKindFor } from '../src/http/stream-reply.ts'
+import { assertProvider, executePayloadSchema, providerFormats } from '../src/providers/payload.ts'
+import { errorReplySchema } from '../src/http/error-reply.ts'
 
 export const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
   app.post(

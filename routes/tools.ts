@@ -1,7 +1,7 @@
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { declarationFormats } from '../src/tool-declarations.ts'
-import { errorReplySchema } from './error-reply.ts'
+import { declarationFormats } from '../src/providers/declarations.ts'
+import { errorReplySchema } from '../src/http/error-reply.ts'
 
 const jsonSchema = z.record(z.string(), z.unknown()).describe('JSON Schema of the arguments.')
 

@@ -1,7 +1,7 @@
 import { buildApp } from './app.ts'
-import { ConfigFileError } from './config-file.ts'
-import { ConfigError, loadConfig, type Config } from './config.ts'
-import { installProcessGuards } from './process-guards.ts'
+import { ConfigFileError } from './config/tools-file.ts'
+import { ConfigError, loadConfig, type Config } from './config/env.ts'
+import { installProcessGuards } from './observability/process-guards.ts'
 
 // The entry point only loads the configuration, builds the app, listens and closes with grace.
 let config: Config

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { describe, it } from 'node:test'
-import { envSchema } from '../src/config.ts'
+import { envSchema } from '../src/config/env.ts'
 import { callErrorCodes, requestErrorCodes } from '../src/errors.ts'
 
 const readme = await readFile(new URL('../README.md', import.meta.url), 'utf8')

@@ -11,11 +11,11 @@ import { MockLanguageModelV3 } from 'ai/test'
 import PQueue from 'p-queue'
 import { pino } from 'pino'
 import { z } from 'zod'
-import { loadConfig } from '../../src/config.ts'
-import { Executor } from '../../src/executor.ts'
-import { formatReply } from '../../src/format-reply.ts'
-import { ToolRegistry } from '../../src/registry.ts'
-import { defineTool } from '../../src/tool.ts'
+import { loadConfig } from '../../src/config/env.ts'
+import { Executor } from '../../src/batch/executor.ts'
+import { formatReply } from '../../src/batch/reply.ts'
+import { ToolRegistry } from '../../src/tools/registry.ts'
+import { defineTool } from '../../src/tools/tool.ts'
 
 const names = ['noop_a', 'noop_b', 'noop_c']
 const schema = z.object({ a: z.string() })

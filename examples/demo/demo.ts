@@ -14,8 +14,8 @@ import type {
   ChatCompletionMessageParam,
 } from 'openai/resources/chat/completions'
 import { buildApp } from '../../src/app.ts'
-import { loadConfig } from '../../src/config.ts'
-import type { ExecuteReply } from '../../src/format-reply.ts'
+import { loadConfig } from '../../src/config/env.ts'
+import type { ExecuteReply } from '../../src/batch/reply.ts'
 import { startOpenMeteoStub, type OpenMeteoStub } from '../../test/helpers/open-meteo-stub.ts'
 
 const question = "What time and date is it in Tokyo, and what's the weather there right now?"

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
-import type { ApiKey, Caller } from '../api-keys.ts'
+import type { ApiKey, Caller } from '../access/api-keys.ts'
 import { RequestError } from '../errors.ts'
 
 declare module 'fastify' {

@@ -1,6 +1,6 @@
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { ApiKey } from '../api-keys.ts'
+import type { ApiKey } from '../access/api-keys.ts'
 import { RequestError } from '../errors.ts'
 
 /** Probes and scrapes are never counted: an orchestrator must always see how the gateway is. */

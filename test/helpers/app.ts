@@ -2,7 +2,7 @@ import { Writable } from 'node:stream'
 import type { TestContext } from 'node:test'
 import { pino } from 'pino'
 import { buildApp, type App, type AppOptions } from '../../src/app.ts'
-import { loadConfig, type Config } from '../../src/config.ts'
+import { loadConfig, type Config } from '../../src/config/env.ts'
 
 /** The configuration a server on its defaults would have, silenced, with `env` on top. */
 export function testConfig(env: Record<string, string> = {}): Config {

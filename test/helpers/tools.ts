@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises'
 import { z } from 'zod'
 import { ToolError } from '../../src/errors.ts'
-import { defineTool, type Tool } from '../../src/tool.ts'
+import { defineTool, type Tool } from '../../src/tools/tool.ts'
 
 /** Waits `ms` (honouring its signal) and answers `{ waited: ms }`. */
 export const sleepTool = defineTool({

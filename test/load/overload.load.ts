@@ -19,7 +19,7 @@ const tightPerMinute = 300
 
 /** The upstream of the `lookup` tool, as its own process (test/load/upstream.ts); its base URL. */
 async function upstream(t: TestContext): Promise<string> {
-  const child = spawn(process.execPath, [new URL('upstream.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(process.execPath, [new URL('./upstream.ts', import.meta.url).pathname], { stdio: ['ignore', 'pipe', 'inherit'] })
   t.after(() => child.kill('SIGKILL'))
   const [chunk] = (await once(child.stdout, 'data')) as [Buffer]
   return `http://127.0.0.1:${chunk.toString().trim()}`

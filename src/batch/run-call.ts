@@ -1,0 +1,257 @@
+import { backoffDelayMs, sleep, type BackoffPolicy } from './backoff.ts'
+import { CallError, describeThrown } from '../errors.ts'
+import { CancelScope } from './cancel-scope.ts'
+import type { Logger } from '../observability/logger.ts'
+import type { Tool, ToolContext } from '../tools/tool.ts'
+
+export interface CallPolicy extends BackoffPolicy {
+  /** Deadline of the whole call, retries and backoff included. */
+  timeoutMs: number
+  /** Deadline of one attempt; only armed when shorter than the call's. */
+  attemptTimeoutMs: number
+  retries: number
+  /** Largest content the model reads; a longer result is cut to fit and marked. */
+  maxResultBytes: number
+  /** Told when a tool is still running after its call was answered (it ignored its signal), and when it stops. */
+  onAbandoned?: (change: 1 | -1) => void
+}
+
+export type CallOutcome =
+  | { ok: true; output: unknown; content: string; truncatedFromBytes?: number; attempts: number; durationMs: number }
+  | { ok: false; error: CallError; attempts: number; durationMs: number }
+
+type AttemptOutcome = { ok: true; output: unknown } | { ok: false; error: CallError }
+
+const maxErrorMessageLength = 2_000
+
+/**
+ * Runs one validated call to its end: attempts under a deadline, retries of retryable failures
+ * with backoff, all inside the deadline. At the deadline the call is answered `timeout` even if
+ * the tool ignores its signal, so a stuck tool never holds its slot. Never rejects.
+ */
+export async function runCall(
+  tool: Tool,
+  args: unknown,
+  options: { callId: string; scope: CancelScope; log: Logger; policy: CallPolicy },
+): Promise<CallOutcome> {
+  const { policy, log, callId } = options
+  const started = performance.now()
+  const deadline = new CancelScope(options.scope)
+  const timer = setTimeout(() => {
+    deadline.abort(new CallError('timeout', `${tool.name} did not finish within its deadline of ${String(policy.timeoutMs)} ms`))
+  }, policy.timeoutMs)
+  let attempts = 0
+  const finish = (outcome: AttemptOutcome): CallOutcome => {
+    const durationMs = performance.now() - started
+    if (!outcome.ok) return { ok: false, error: withAttempts(outcome.error, attempts), attempts, durationMs }
+    const serialized = serialize(tool, outcome.output)
+    if (serialized instanceof CallError) return { ok: false, error: serialized, attempts, durationMs }
+    return { ok: true, ...detached(truncate(serialized, policy.maxResultBytes)), attempts, durationMs }
+  }
+  try {
+    for (;;) {
+      attempts++
+      const attemptTimeoutMs = policy.attemptTimeoutMs < policy.timeoutMs ? policy.attemptTimeoutMs : undefined
+      const context = new AttemptContext(tool.name, callId, attempts, deadline, log, attemptTimeoutMs)
+      const outcome = await runAttempt(tool, args, context, policy.onAbandoned)
+      if (outcome.ok || deadline.aborted) return finish(outcome)
+      const { error } = outcome
+      // An upstream's Retry-After is a floor under the backoff; past the deadline it means no retry.
+      const delayMs = Math.max(backoffDelayMs(attempts, policy), error.retryAfterMs ?? 0)
+      const remainingMs = policy.timeoutMs - (performance.now() - started)
+      if (!error.retryable || attempts > policy.retries || delayMs >= remainingMs) return finish(outcome)
+      log.debug({ tool: tool.name, callId, attempt: attempts, code: error.code, delayMs: Math.round(delayMs) }, 'retrying call')
+      if (!(await sleep(delayMs, deadline))) return finish({ ok: false, error: abortReason(deadline.reason) })
+    }
+  } finally {
+    clearTimeout(timer)
+    deadline.dispose()
+  }
+}
+
+/** What a tool sees of its attempt; the signal and the child logger are made on first use. */
+class AttemptContext implements ToolContext {
+  readonly callId: string
+  readonly attempt: number
+  /** The attempt's own scope when it has a timeout of its own, else the call's deadline. */
+  readonly scope: CancelScope
+  readonly #deadline: CancelScope
+  readonly #timer: NodeJS.Timeout | undefined
+  readonly #parentLog: Logger
+  readonly #toolName: string
+  #log: Logger | undefined
+
+  constructor(toolName: string, callId: string, attempt: number, deadline: CancelScope, log: Logger, attemptTimeoutMs: number | undefined) {
+    this.#toolName = toolName
+    this.callId = callId
+    this.attempt = attempt
+    this.#deadline = deadline
+    this.#parentLog = log
+    if (attemptTimeoutMs === undefined) {
+      this.scope = deadline
+      return
+    }
+    const scope = new CancelScope(deadline)
+    this.scope = scope
+    this.#timer = setTimeout(() => {
+      const message = `attempt ${String(attempt)} of ${toolName} did not finish within ${String(attemptTimeoutMs)} ms`
+      scope.abort(new CallError('timeout', message, { retryable: true }))
+    }, attemptTimeoutMs)
+  }
+
+  get signal(): AbortSignal {
+    return this.scope.signal
+  }
+
+  get log(): Logger {
+    return (this.#log ??= this.#parentLog.child({ tool: this.#toolName, callId: this.callId }))
+  }
+
+  /** Ends the attempt's own timer and scope. */
+  release(): void {
+    clearTimeout(this.#timer)
+    if (this.scope !== this.#deadline) this.scope.dispose()
+  }
+}
+
+/**
+ * One attempt, settled by the tool or by the first cancellation, whichever comes first.
+ * A tool that answers synchronously (a clock, a lookup) is answered without a promise.
+ */
+function runAttempt(
+  tool: Tool,
+  args: unknown,
+  context: AttemptContext,
+  onAbandoned: CallPolicy['onAbandoned'],
+): AttemptOutcome | Promise<AttemptOutcome> {
+  const { scope } = context
+  if (scope.aborted) {
+    context.release()
+    return { ok: false, error: abortReason(scope.reason) }
+  }
+  let running: Promise<unknown>
+  try {
+    const returned = tool.execute(args, context)
+    if (!isThenable(returned)) {
+      context.release()
+      return { ok: true, output: returned }
+    }
+    running = Promise.resolve(returned)
+  } catch (thrown) {
+    // Thrown by execute, or by a hostile `then` getter on what it returned.
+    context.release()
+    return { ok: false, error: toCallError(thrown) }
+  }
+  return new Promise((resolve) => {
+    let settled = false
+    const settle = (outcome: AttemptOutcome) => {
+      if (settled) return
+      settled = true
+      unsubscribe()
+      context.release()
+      resolve(outcome)
+    }
+    const unsubscribe = scope.onAbort((reason) => {
+      const abortedAt = performance.now()
+      settle({ ok: false, error: abortReason(reason) })
+      // The tool may ignore its signal; its slot is free already, but it is counted as abandoned
+      // until it stops, so that tools piling up in the background can be refused more work.
+      onAbandoned?.(1)
+      const overrun = () => {
+        onAbandoned?.(-1)
+        context.log.debug({ overrunMs: Math.round(performance.now() - abortedAt) }, 'cancelled tool settled')
+      }
+      running.then(overrun, overrun)
+    })
+    running.then(
+      (output) => {
+        settle({ ok: true, output })
+      },
+      (thrown: unknown) => {
+        settle({ ok: false, error: toCallError(thrown) })
+      },
+    )
+  })
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    (typeof value === 'object' || typeof value === 'function') &&
+    value !== null &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
+}
+
+function withAttempts(error: CallError, attempts: number): CallError {
+  if (attempts < 2 || error.code !== 'timeout') return error
+  return new CallError(error.code, `${error.message} (after ${String(attempts)} attempts)`, { cause: error })
+}
+
+function abortReason(reason: unknown): CallError {
+  if (reason instanceof CallError) return reason
+  return new CallError('cancelled', 'the call was cancelled before it finished: the caller went away')
+}
+
+/** Whatever a tool threw, as a CallError whose message the model can read. */
+export function toCallError(thrown: unknown): CallError {
+  let retryable = false
+  try {
+    // Inside the try: instanceof on a revoked Proxy throws.
+    if (thrown instanceof CallError) return thrown
+    retryable = typeof thrown === 'object' && thrown !== null && (thrown as { retryable?: unknown }).retryable === true
+  } catch {
+    // a hostile getter: not retryable
+  }
+  let message = describeThrown(thrown)
+  if (message.length > maxErrorMessageLength) message = `${message.slice(0, maxErrorMessageLength)}…`
+  return new CallError('tool_error', message, { retryable, cause: thrown })
+}
+
+/** The output and the string the model reads; a value JSON cannot carry is the tool's error. */
+function serialize(tool: Tool, output: unknown): { output: unknown; content: string } | CallError {
+  if (typeof output === 'string') return { output, content: output }
+  if (output === undefined) return { output: null, content: 'null' }
+  try {
+    const content = JSON.stringify(output) as string | undefined
+    if (content === undefined) throw new TypeError(`a ${typeof output} is not JSON`)
+    return { output, content }
+  } catch (error) {
+    return new CallError('invalid_result', `${tool.name} returned a value that cannot be serialized as JSON: ${describeThrown(error)}`)
+  }
+}
+
+/**
+ * The reply carries a copy of an object result taken now: the tool may go on changing (or make a
+ * cycle in) the object it returned, and the reply is serialized later. A cut result is a string
+ * already, and is not parsed back.
+ */
+function detached<Fitted extends { output: unknown; content: string; truncatedFromBytes?: number }>(fitted: Fitted): Fitted {
+  if (fitted.truncatedFromBytes !== undefined || typeof fitted.output !== 'object' || fitted.output === null) return fitted
+  return { ...fitted, output: JSON.parse(fitted.content) as unknown }
+}
+
+const truncationNote = (originalBytes: number, limit: number) =>
+  `\n[truncated by toolgate: the result was ${String(originalBytes)} bytes, the limit is ${String(limit)}]`
+
+/**
+ * Cuts content longer than `maxBytes` (UTF-8) to fit, note included, on a character boundary.
+ * The model reads the start of the result and that it was cut; `output` becomes that same text.
+ */
+export function truncate(
+  serialized: { output: unknown; content: string },
+  maxBytes: number,
+): { output: unknown; content: string; truncatedFromBytes?: number } {
+  const { content } = serialized
+  // Cheap first: a UTF-8 character is at most 3 bytes per UTF-16 unit.
+  if (content.length * 3 <= maxBytes) return serialized
+  const originalBytes = Buffer.byteLength(content)
+  if (originalBytes <= maxBytes) return serialized
+  const note = truncationNote(originalBytes, maxBytes)
+  const room = Math.max(0, maxBytes - Buffer.byteLength(note))
+  const bytes = Buffer.from(content.slice(0, room))
+  let end = Math.min(room, bytes.length)
+  // Back off to the start of a character: UTF-8 continuation bytes are 0b10xxxxxx.
+  while (end > 0 && end < bytes.length && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--
+  const cut = bytes.subarray(0, end).toString('utf8') + note
+  return { output: cut, content: cut, truncatedFromBytes: originalBytes }
+}

@@ -1,0 +1,63 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { CallResult } from '../batch/executor.ts'
+
+const seconds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
+
+/** What GET /metrics exposes, in Prometheus' text format. */
+export class Metrics {
+  readonly registry = new Registry()
+  readonly #calls = new Counter({ name: 'toolgate_calls_total', help: 'Calls answered, by tool and outcome (ok or error code).', labelNames: ['tool', 'outcome'], registers: [this.registry] })
+  readonly #duration = new Histogram({ name: 'toolgate_call_duration_seconds', help: 'From the first attempt to the answer, by tool.', labelNames: ['tool'], buckets: seconds, registers: [this.registry] })
+  readonly #queued = new Histogram({ name: 'toolgate_call_queue_wait_seconds', help: 'Time calls waited for a slot.', buckets: seconds, registers: [this.registry] })
+  readonly #retries = new Counter({ name: 'toolgate_call_retries_total', help: 'Attempts beyond the first, by tool.', labelNames: ['tool'], registers: [this.registry] })
+  readonly #batches = new Counter({ name: 'toolgate_batches_total', help: 'Batches answered, by status.', labelNames: ['status'], registers: [this.registry] })
+  readonly #uncaught = new Counter({ name: 'toolgate_uncaught_failures_total', help: 'Exceptions and rejections no call caught (a tool failing outside its call); logged, and served on.', registers: [this.registry] })
+  readonly #http = new Counter({ name: 'toolgate_http_requests_total', help: 'HTTP requests, by route and status code.', labelNames: ['route', 'status'], registers: [this.registry] })
+
+  /** @param calls the executor's running and waiting calls, read when scraped */
+  constructor(calls: () => { running: number; waiting: number; abandoned: number }) {
+    // The process's own: resident memory, heap by space, event-loop lag, GC time, open handles.
+    collectDefaultMetrics({ register: this.registry })
+    new Gauge({ name: 'toolgate_calls_running', help: 'Calls running now.', registers: [this.registry], collect() { this.set(calls().running) } })
+    new Gauge({ name: 'toolgate_calls_waiting', help: 'Calls admitted and waiting for a slot.', registers: [this.registry], collect() { this.set(calls().waiting) } })
+    new Gauge({ name: 'toolgate_calls_abandoned', help: 'Calls answered (timed out, cancelled) whose tools ignored the abort and still run.', registers: [this.registry], collect() { this.set(calls().abandoned) } })
+  }
+
+  // Labelled children are looked up once: prom-client hashes the labels on every unbound call,
+  // which showed in the throughput of /execute.
+  readonly #callChildren = new Map<string, { inc: () => void }>()
+  readonly #durationChildren = new Map<string, { observe: (value: number) => void }>()
+
+  callAnswered(result: CallResult): void {
+    const outcome = result.error?.code ?? 'ok'
+    const key = `${result.name}\n${outcome}`
+    let calls = this.#callChildren.get(key)
+    if (calls === undefined) {
+      calls = this.#calls.labels(result.name, outcome)
+      this.#callChildren.set(key, calls)
+    }
+    calls.inc()
+    if (result.attempts > 0) {
+      let duration = this.#durationChildren.get(result.name)
+      if (duration === undefined) {
+        duration = this.#duration.labels(result.name)
+        this.#durationChildren.set(result.name, duration)
+      }
+      duration.observe(result.durationMs / 1000)
+      this.#queued.observe(result.queuedMs / 1000)
+    }
+    if (result.attempts > 1) this.#retries.inc({ tool: result.name }, result.attempts - 1)
+  }
+
+  uncaughtFailure(): void {
+    this.#uncaught.inc()
+  }
+
+  batchAnswered(status: string): void {
+    this.#batches.inc({ status })
+  }
+
+  httpAnswered(route: string, status: number): void {
+    this.#http.inc({ route, status: String(status) })
+  }
+}

@@ -1,0 +1,78 @@
+import { createHash } from 'node:crypto'
+import secureJson from 'secure-json-parse'
+import { z } from 'zod'
+import { redactor, type HttpToolConfig } from '../../config/tools-file.ts'
+import { describeThrown, ToolError } from '../../errors.ts'
+import type { Tool } from '../tool.ts'
+import { readText, refuseRedirect } from './fetch-json.ts'
+
+/**
+ * A tool behind an HTTP endpoint, declared in the configuration file: the arguments, validated
+ * against the declared JSON Schema, are POSTed as JSON to the configured URL (nothing the model
+ * writes decides the host). The call id and an idempotency key derived from it travel in headers.
+ * `secrets` (values that came from the environment) are struck out of every error message.
+ */
+export function createHttpTool(config: HttpToolConfig, secrets: readonly string[] = []): Tool {
+  const { name, description, parameters, http, idempotent, ...limits } = config
+  const service = `${name}'s endpoint`
+  const redact = redactor(secrets)
+  const fail = (message: string, options: { retryable?: boolean; retryAfterMs?: number } = {}) =>
+    new ToolError(redact(message), { ...options, retryable: idempotent && options.retryable === true })
+  return {
+    name,
+    description,
+    parameters,
+    inputSchema: z.fromJSONSchema(parameters),
+    ...limits,
+    async execute(args, { callId, signal }) {
+      let response: Response
+      try {
+        response = await fetch(http.url, {
+          method: 'POST',
+          signal,
+          redirect: 'manual',
+          headers: {
+            ...http.headers,
+            'content-type': 'application/json',
+            accept: 'application/json, text/plain',
+            'x-toolgate-call-id': callId,
+            'idempotency-key': createHash('sha256').update(`${name}\n${callId}`).digest('base64url').slice(0, 32),
+          },
+          body: JSON.stringify(args),
+        })
+      } catch (error) {
+        const cause = error instanceof Error && error.cause !== undefined ? error.cause : error
+        throw fail(`${service} is unreachable: ${describeThrown(cause)}`, { retryable: true })
+      }
+      if (response.status === 429 || response.status >= 500) {
+        await response.body?.cancel()
+        throw fail(`${service} answered HTTP ${String(response.status)}`, { retryable: true, retryAfterMs: retryAfterMs(response) })
+      }
+      await refuseRedirect(service, response).catch((error: unknown) => {
+        throw fail(describeThrown(error))
+      })
+      const text = await readText(service, response).catch((error: unknown) => {
+        throw fail(describeThrown(error), { retryable: error instanceof ToolError && error.retryable })
+      })
+      if (!response.ok) throw fail(`${service} refused the call (HTTP ${String(response.status)}): ${text.slice(0, 300)}`)
+      const type = response.headers.get('content-type') ?? ''
+      if (type.startsWith('text/plain')) return text
+      if (!/^application\/([\w.+-]+\+)?json/.test(type)) throw fail(`${service} answered with content type "${type}", not JSON or text/plain`)
+      try {
+        return secureJson.parse(text) as unknown
+      } catch {
+        throw fail(`${service} answered a body that is not valid JSON`)
+      }
+    },
+  }
+}
+
+/** Retry-After in milliseconds (seconds or an HTTP date), if the response gave one. */
+function retryAfterMs(response: Response): number | undefined {
+  const header = response.headers.get('retry-after')
+  if (header === null) return undefined
+  const seconds = Number(header)
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000)
+  const date = Date.parse(header)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now())
+}

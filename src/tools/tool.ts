@@ -1,0 +1,42 @@
+import type { Logger } from '../observability/logger.ts'
+import type { z } from 'zod'
+
+/** What a tool receives besides its arguments. */
+export interface ToolContext {
+  /** Aborted at the call's deadline, at an attempt's timeout, or when the caller goes away. */
+  signal: AbortSignal
+  /** A child logger carrying the request id, the tool's name and the call id. */
+  log: Logger
+  /** The model's tool_call_id. */
+  callId: string
+  /** 1 on the first attempt, 2 on the first retry, and so on. */
+  attempt: number
+}
+
+/**
+ * A tool, defined once: its zod schema validates the model's arguments, types `execute`, and
+ * becomes the JSON Schema the model sees in `GET /tools`.
+ */
+export interface Tool<Input extends z.ZodType = z.ZodType, Output = unknown> {
+  /** 1 to 64 letters, digits, `_` or `-`, as the providers require. */
+  name: string
+  description: string
+  inputSchema: Input
+  /** The JSON Schema models are shown, when it was written by hand rather than derived from `inputSchema`. */
+  parameters?: Record<string, unknown>
+  /** Runs one attempt. Throw a ToolError (optionally `retryable`) to tell the model what failed. */
+  execute(args: z.output<Input>, context: ToolContext): Promise<Output> | Output
+  /** Deadline of the whole call, retries and backoff included. @default TOOLGATE_CALL_TIMEOUT_MS */
+  timeoutMs?: number
+  /** Deadline of one attempt; a timed-out attempt is retried if time and retries remain. @default timeoutMs */
+  attemptTimeoutMs?: number
+  /** Further attempts after a retryable failure. @default 0 */
+  retries?: number
+  /** Calls of this tool running at once, across all requests. @default unlimited (the server-wide bound applies) */
+  concurrency?: number
+}
+
+/** Identity function that lets TypeScript infer `execute`'s argument type from the schema. */
+export function defineTool<Input extends z.ZodType, Output>(tool: Tool<Input, Output>): Tool<Input, Output> {
+  return tool
+}
