@@ -1,7 +1,4 @@
 import assert from 'node:assert/strict'
-import { once } from 'node:events'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { describe, it, type TestContext } from 'node:test'
 import type { ExecuteReply } from '../../../src/batch/reply.ts'
 import type { Tool } from '../../../src/tools/tool.ts'
@@ -63,15 +60,11 @@ function quickWeather(stub: OpenMeteoStub, timeouts: { timeoutMs: number; attemp
 }
 
 /** A loopback URL nothing listens on. */
-async function closedPort(): Promise<string> {
-  const server = createServer()
-  server.listen(0, '127.0.0.1')
-  await once(server, 'listening')
-  const { port } = server.address() as AddressInfo
-  server.close()
-  await once(server, 'close')
-  return `http://127.0.0.1:${String(port)}`
-}
+/**
+ * An address nothing listens on: a low port (fetch refuses port 1 as unsafe), not one freed a
+ * moment ago, which another test file's server listening on port 0 may be given at once.
+ */
+const closedAddress = 'http://127.0.0.1:2'
 
 const paths = (stub: OpenMeteoStub) => stub.requests.map((request) => request.path)
 
@@ -308,7 +301,7 @@ describe('get_weather', () => {
     })
 
     it('answers tool_error after its retries when the upstream cannot be reached', async (t) => {
-      const closed = await closedPort()
+      const closed = closedAddress
       const { weather } = await gateway(t, { env: { OPEN_METEO_GEOCODING_URL: closed, OPEN_METEO_FORECAST_URL: closed } })
       const { result } = await weather({ location: 'Paris' })
       assert.equal(result.error?.code, 'tool_error')
