@@ -1,13 +1,14 @@
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { extractCalls } from '../src/batch/check-batch.ts'
-import { executeReplySchema, formatReply, formatVerdicts, validateReplySchema } from '../src/batch/reply.ts'
+import { executeReplySchema, validateReplySchema } from '../src/batch/reply.ts'
+import { runBatch } from '../src/batch/run-batch.ts'
 import { abortOnDisconnect } from '../src/http/abort-on-disconnect.ts'
-import { streamAnswers, streamKindFor } from '../src/http/stream-reply.ts'
-import { assertProvider, executePayloadSchema, providerFormats } from '../src/providers/payload.ts'
 import { errorReplySchema } from '../src/http/error-reply.ts'
+import { observeBatch } from '../src/http/observe-batch.ts'
+import { streamKindFor } from '../src/http/stream-reply.ts'
+import { payloadSchema, providerNames } from '../src/providers/index.ts'
 
-export const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
+const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
   app.post(
     '/execute',
     {
@@ -19,49 +20,50 @@ export const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => 
           mode: z
             .enum(['parallel', 'sequential', 'validate'])
             .default('parallel')
-            .describe(
-              'sequential runs the same calls one at a time, to compare on the same gateway; validate checks every call (tool, arguments) and runs none.',
-            ),
-          format: z
-            .enum(providerFormats)
-            .optional()
-            .describe("The provider the payload must come from; by default it is told by the payload's shape."),
+            .describe('sequential runs the same calls one at a time, to compare on the same gateway; validate checks every call (tool, arguments) and runs none.'),
+          format: z.enum(providerNames).optional().describe("The provider the payload must come from; by default it is told by the payload's shape."),
         }),
-        body: executePayloadSchema,
-        response: { 200: z.union([executeReplySchema, validateReplySchema]), 400: errorReplySchema, 401: errorReplySchema, 403: errorReplySchema, 408: errorReplySchema, 413: errorReplySchema, 415: errorReplySchema, 429: errorReplySchema, 503: errorReplySchema },
+        body: payloadSchema,
+        response: {
+          200: z.union([executeReplySchema, validateReplySchema]),
+          400: errorReplySchema,
+          401: errorReplySchema,
+          403: errorReplySchema,
+          408: errorReplySchema,
+          413: errorReplySchema,
+          415: errorReplySchema,
+          429: errorReplySchema,
+          503: errorReplySchema,
+        },
       },
       // A full gateway refuses before reading the body: under overload, parsing bodies only to
       // refuse them would eat the CPU the admitted batches need.
-      onRequest: (request, _reply, done) => {
-        done((request.query as { mode?: string }).mode === 'validate' ? undefined : app.executor.refusal(1))
+      onRequest: (request, _reply, next) => {
+        next((request.query as { mode?: string }).mode === 'validate' ? undefined : app.executor.shedding())
       },
     },
     async (request, reply) => {
       const { mode, format } = request.query
-      if (format !== undefined) assertProvider(request.body, format)
-      const calls = extractCalls(request.body, app.config.maxCallsPerRequest)
-      const allowedTools = request.caller?.tools
-      if (mode === 'validate') return formatVerdicts(app.executor.validate(calls, allowedTools))
+      const stream = mode === 'validate' ? undefined : streamKindFor(request.headers.accept)
       const disconnect = abortOnDisconnect(request, reply)
-      const span = app.tracing?.startBatch(request.headers, { 'toolgate.batch.calls': calls.length, 'toolgate.request_id': request.id })
-      let status = 'refused'
       try {
-        const options = { mode, signal: disconnect.signal, log: request.log, allowedTools, traceCall: span?.startCall }
-        const stream = streamKindFor(request.headers.accept)
-        if (stream === undefined) {
-          const answered = formatReply(await app.executor.execute(calls, options), request.body.format)
-          status = answered.status
-          app.metrics.batchAnswered(status)
-          return answered
-        }
-        status = await streamAnswers(reply, stream, request.body.format, (onAnswer) => app.executor.execute(calls, { ...options, onAnswer }))
-        app.metrics.batchAnswered(status)
-        return undefined
+        const answer = await runBatch(app.executor, {
+          payload: request.body,
+          format,
+          mode,
+          allowedTools: request.caller?.tools,
+          signal: disconnect.signal,
+          log: request.log,
+          observer: mode === 'validate' ? undefined : observeBatch(app, request, reply, request.body, stream),
+        })
+        // A streamed reply has been written by its observer.
+        return stream === undefined ? answer : undefined
       } finally {
         disconnect.dispose()
-        span?.end(status)
       }
     },
   )
   done()
 }
+
+export default executeRoutes

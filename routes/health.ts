@@ -1,15 +1,16 @@
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 
-export const healthRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
+const healthRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
   app.get(
     '/healthz',
-    { schema: { summary: 'Liveness: the process answers', response: { 200: z.object({ status: z.literal('ok') }) } } },
+    { config: { kind: 'liveness' }, schema: { summary: 'Liveness: the process answers', response: { 200: z.object({ status: z.literal('ok') }) } } },
     () => ({ status: 'ok' as const }),
   )
   app.get(
     '/readyz',
     {
+      config: { kind: 'readiness' },
       schema: {
         summary: 'Readiness: the gateway takes work (while closing, it answers 503)',
         response: {
@@ -27,7 +28,9 @@ export const healthRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
         },
       },
     },
-    () => ({ status: 'ready' as const, tools: app.registry.size, calls: app.executor.stats, mcp: app.mcpServers }),
+    () => ({ status: 'ready' as const, tools: app.registry.size, calls: app.executor.stats, mcp: app.toolSources.mcpServers }),
   )
   done()
 }
+
+export default healthRoutes

@@ -1,6 +1,8 @@
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod'
 
-export const openapiRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
+const openapiRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
   app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger())
   done()
 }
+
+export default openapiRoutes

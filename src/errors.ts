@@ -121,3 +121,18 @@ export function describeThrown(thrown: unknown): string {
     return 'an unprintable value was thrown'
   }
 }
+
+/** What a wrapper error (fetch's "fetch failed", undici's "terminated") says underneath: its cause, if it has one. */
+export function causeOf(error: unknown): unknown {
+  return error instanceof Error && error.cause !== undefined ? error.cause : error
+}
+
+/**
+ * A path into a document as its readers write it: `root` then `.key` and `[index]` segments,
+ * e.g. `body.choices[0].message`; without a root, a leading key has no dot (`tools[1].name`).
+ */
+export function formatPath(path: readonly PropertyKey[], root = ''): string {
+  let text = root
+  for (const key of path) text += typeof key === 'number' ? `[${String(key)}]` : text === '' ? String(key) : `.${String(key)}`
+  return text
+}

@@ -1,7 +1,8 @@
 import { buildApp } from './app.ts'
-import { ConfigFileError } from './config/tools-file.ts'
+import { ConfigFileError } from './config/yaml-file.ts'
 import { ConfigError, loadConfig, type Config } from './config/env.ts'
 import { installProcessGuards } from './observability/process-guards.ts'
+import { ToolDefinitionError } from './tools/tool.ts'
 
 // The entry point only loads the configuration, builds the app, listens and closes with grace.
 let config: Config
@@ -18,7 +19,7 @@ try {
   app = await buildApp(config)
 } catch (error) {
   // A bad configuration file or tool set: say what is wrong, without a stack trace.
-  if (!(error instanceof ConfigFileError || error instanceof TypeError)) throw error
+  if (!(error instanceof ConfigFileError || error instanceof ToolDefinitionError)) throw error
   process.stderr.write(`toolgate: ${error.message}\n`)
   process.exit(1)
 }

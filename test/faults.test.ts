@@ -14,7 +14,7 @@ import { describe, it, type TestContext } from 'node:test'
 import { setTimeout as delay } from 'node:timers/promises'
 import { z } from 'zod'
 import { buildApp, type App } from '../src/app.ts'
-import { ConfigFileError } from '../src/config/tools-file.ts'
+import { ConfigFileError } from '../src/config/yaml-file.ts'
 import type { CallErrorCode } from '../src/errors.ts'
 import type { ExecuteReply } from '../src/batch/reply.ts'
 import { createGetDate } from '../src/tools/builtin/get-date.ts'
@@ -669,7 +669,7 @@ describe('faults of MCP servers', () => {
     await waitFor(() => !isAlive(pid), 'the killed server to be gone')
     await assertStillServing(gateway)
     // It is started again, and its tools serve again.
-    await waitFor(() => app.mcpServers[0]?.connected === true && app.registry.get('dying__add') !== undefined, 'the server to come back', 10_000)
+    await waitFor(() => app.toolSources.mcpServers[0]?.connected === true && app.registry.get('dying__add') !== undefined, 'the server to come back', 10_000)
     const again = await execute(gateway.base, around(['call_add', 'dying__add', { a: 1, b: 2 }]))
     assert.deepEqual(
       again.reply.results.map((result) => [result.id, result.ok]),
@@ -709,7 +709,7 @@ describe('faults of MCP servers', () => {
     const [pid = 0] = await server.events('start')
     await writeFile(server.exitMarker, '')
     process.kill(pid, 'SIGKILL')
-    await waitFor(() => app.mcpServers[0]?.connected === false, 'the gateway to see the server gone')
+    await waitFor(() => app.toolSources.mcpServers[0]?.connected === false, 'the gateway to see the server gone')
     await waitForAsync(async () => (await server.events('start')).length >= 2, 'a restart that exits at start')
     const calls = around(['call_add', 'dying__add', { a: 1, b: 2 }])
     assertAnswered(await execute(gateway.base, calls), calls, lines, {

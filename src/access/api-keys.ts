@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { ConfigFileError, loadYamlFile } from '../config/tools-file.ts'
+import { ConfigFileError, loadYamlFile } from '../config/yaml-file.ts'
 import type { Config } from '../config/env.ts'
 
 /** Who a request comes from: one API key, by the name logs and rate limits use instead of the key. */

@@ -1,12 +1,11 @@
 import { RequestError } from '../errors.ts'
-import type { NormalizedPayload, RawToolCall } from '../providers/payload.ts'
+import type { RawToolCall } from '../providers/provider.ts'
 
 /**
- * The calls of a normalized payload, once the payload as a whole is acceptable: not more calls
- * than allowed, and no id answered twice (a provider rejects a conversation where that happens).
+ * The calls of a payload, once the batch as a whole is acceptable: not more calls than allowed,
+ * and no id answered twice (a provider rejects a conversation where that happens).
  */
-export function extractCalls(payload: NormalizedPayload, maxCallsPerRequest: number): RawToolCall[] {
-  const { calls } = payload
+export function checkBatch(calls: RawToolCall[], maxCallsPerRequest: number): RawToolCall[] {
   const firstExcess = calls[maxCallsPerRequest]
   if (firstExcess !== undefined) {
     throw new RequestError(

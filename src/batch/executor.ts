@@ -1,35 +1,64 @@
 import PQueue from 'p-queue'
-import type { Logger } from '../observability/logger.ts'
+import type { Config } from '../config/env.ts'
 import { CallError, RequestError } from '../errors.ts'
-import { CancelScope } from './cancel-scope.ts'
-import type { RawToolCall } from '../providers/payload.ts'
-import { prepareCall, type PreparedCall } from './prepare-call.ts'
+import { refusalRetryAfterSeconds } from '../limits.ts'
+import type { Logger } from '../observability/logger.ts'
+import type { RawToolCall } from '../providers/provider.ts'
 import type { ToolRegistry } from '../tools/registry.ts'
-import { runCall, type CallOutcome, type CallPolicy } from './run-call.ts'
 import type { Tool } from '../tools/tool.ts'
+import type { AnsweredCall, CallVerdict } from './call-result.ts'
+import { CancelScope } from './cancel-scope.ts'
+import type { BatchObserver } from './observer.ts'
+import { prepareCall, type PreparedCall } from './prepare-call.ts'
+import { summarize } from './summary.ts'
+import { runCall, type AbandonedCount, type CallOutcome, type CallPolicy } from './run-call.ts'
 
-export interface ExecutorOptions {
-  /** Calls running at once across all batches. */
-  concurrency: number
-  /** Calls that may wait for a slot beyond those running; a batch that would exceed it is refused whole. */
-  maxQueuedCalls: number
-  /** Deadline of a call whose tool sets none. */
-  callTimeoutMs: number
-  retryBaseDelayMs: number
-  retryMaxDelayMs: number
-  maxArgumentBytes: number
-  maxArgumentDepth: number
-  /** Largest result content a model reads; longer is cut and marked. */
-  maxResultBytes: number
-  /**
-   * Calls answered (timed out, cancelled) whose tools ignored the abort and still run. Past it,
-   * new batches are refused (503): the process would otherwise pile up work nobody waits for.
-   */
-  maxAbandonedCalls: number
+/** What the executor takes of the configuration: its bounds, deadlines, backoff and size limits. */
+export type ExecutorOptions = Pick<
+  Config,
+  | 'concurrency'
+  | 'maxQueuedCalls'
+  | 'maxCallsPerRequest'
+  | 'callTimeoutMs'
+  | 'retryBaseDelayMs'
+  | 'retryMaxDelayMs'
+  | 'maxArgumentBytes'
+  | 'maxArgumentDepth'
+  | 'maxResultBytes'
+  | 'maxAbandonedCalls'
+> & {
   /** Source of backoff jitter in [0, 1). @default Math.random */
   random?: () => number
-  /** Told of every call's answer (metrics). */
-  onCallAnswered?: (result: CallResult) => void
+}
+
+/** The least value of each numeric option: 1 for a bound or deadline, 0 where none is meaningful. */
+const optionMinimums = {
+  concurrency: 1,
+  maxQueuedCalls: 0,
+  maxCallsPerRequest: 1,
+  callTimeoutMs: 1,
+  retryBaseDelayMs: 0,
+  retryMaxDelayMs: 0,
+  maxArgumentBytes: 2,
+  maxArgumentDepth: 1,
+  maxResultBytes: 1,
+  maxAbandonedCalls: 1,
+} as const satisfies Record<Exclude<keyof ExecutorOptions, 'random'>, number>
+
+/** The options the executor keeps, each checked; anything else given (a whole Config) is left behind. */
+function checkedOptions(options: ExecutorOptions): ExecutorOptions {
+  const kept: Record<string, unknown> = {}
+  for (const [option, minimum] of Object.entries(optionMinimums)) {
+    const value: unknown = options[option as keyof typeof optionMinimums]
+    if (!(Number.isSafeInteger(value) && (value as number) >= minimum)) {
+      throw new TypeError(`Executor option ${option} must be an integer from ${String(minimum)} up, got ${String(value)} (${typeof value})`)
+    }
+    kept[option] = value
+  }
+  if (options.random !== undefined && typeof options.random !== 'function') {
+    throw new TypeError(`Executor option random must be a function, got ${typeof options.random}`)
+  }
+  return { ...(kept as Omit<ExecutorOptions, 'random'>), ...(options.random ? { random: options.random } : {}) }
 }
 
 export type ExecutionMode = 'parallel' | 'sequential'
@@ -42,46 +71,24 @@ export interface BatchOptions {
   log: Logger
   /** The tools the caller's API key may call; the others are answered forbidden_tool. @default every tool */
   allowedTools?: ReadonlySet<string> | undefined
-  /** Called when a call is taken up; the function it returns is called with the call's answer (tracing). */
-  traceCall?: ((call: { id: string; name: string }) => (result: CallResult) => void) | undefined
-  /** Called with each call's answer as soon as it is settled (in completion order), with its position in the batch. */
-  onAnswer?: (call: ExecutedCall, index: number) => void
-}
-
-/** One call's result as the reply's `results` shows it. */
-export interface CallResult {
-  id: string
-  name: string
-  ok: boolean
-  output?: unknown
-  error?: { code: CallError['code']; message: string }
-  attempts: number
-  /** From the first attempt's start to the answer; 0 for a call refused before running. */
-  durationMs: number
-  /** Time spent waiting for a slot. */
-  queuedMs: number
-  /** The result was longer than the limit: its size before it was cut. */
-  truncatedFromBytes?: number
-}
-
-/** Whether a call would run, and if not why: what `?mode=validate` answers. */
-export type CallVerdict = Pick<CallResult, 'id' | 'name' | 'ok' | 'error'>
-
-/** One call's answer, in the order of the calls. */
-export interface ExecutedCall {
-  result: CallResult
-  /** What the model reads in its tool message. */
-  content: string
-  /** The payload had no id for this call; `result.id` was made up by toolgate. */
-  assignedId?: true
+  /** Told of each call as it starts and is answered, and of the batch's end (call log, metrics, tracing, a stream). */
+  observer?: BatchObserver | undefined
 }
 
 export interface BatchResult {
-  calls: ExecutedCall[]
+  /** Every call's answer, in the calls' order. */
+  calls: AnsweredCall[]
   wallMs: number
 }
 
-const retryAfterSeconds = 1
+/** One batch on its way through the executor: what each of its calls needs besides itself. */
+interface BatchRun {
+  tools: ToolSet
+  scope: CancelScope
+  log: Logger
+  observer: BatchObserver | undefined
+}
+
 
 /**
  * Runs batches of tool calls through one bounded queue (plus a queue per tool that caps its own
@@ -99,19 +106,12 @@ export class Executor {
   #outstanding = 0
   #running = 0
   /** Tools still running after their call was answered. */
-  #abandoned = 0
-  readonly #onAbandoned = (change: 1 | -1) => {
-    this.#abandoned += change
-  }
+  readonly #abandoned: AbandonedCount = { count: 0 }
 
+  /** Throws a TypeError naming the option and its value when one is out of range. */
   constructor(registry: ToolRegistry, options: ExecutorOptions) {
-    for (const [option, value] of Object.entries({ concurrency: options.concurrency, callTimeoutMs: options.callTimeoutMs })) {
-      if (!(Number.isInteger(value) && value > 0)) {
-        throw new TypeError(`Executor option ${option} must be a positive integer, got ${String(value)}`)
-      }
-    }
-    this.#options = options
-    this.#queue = new PQueue({ concurrency: options.concurrency })
+    this.#options = checkedOptions(options)
+    this.#queue = new PQueue({ concurrency: this.#options.concurrency })
     this.#tools = this.#toolSet(registry)
   }
 
@@ -145,8 +145,13 @@ export class Executor {
     return this.#options.concurrency + this.#options.maxQueuedCalls
   }
 
+  /** The most calls one batch may hold. */
+  get maxCallsPerBatch(): number {
+    return this.#options.maxCallsPerRequest
+  }
+
   get stats(): { running: number; waiting: number; capacity: number; abandoned: number } {
-    return { running: this.#running, waiting: this.#outstanding - this.#running, capacity: this.capacity, abandoned: this.#abandoned }
+    return { running: this.#running, waiting: this.#outstanding - this.#running, capacity: this.capacity, abandoned: this.#abandoned.count }
   }
 
   /**
@@ -171,24 +176,27 @@ export class Executor {
     const prepared = calls.map((call) => prepareCall(call, tools.registry, this.#argumentLimits, options.allowedTools))
     this.#admit(prepared.filter((entry) => entry.error === undefined).length)
 
-    const batch = new CancelScope(options.signal)
-    if (this.#shutdownReason) batch.abort(this.#shutdownReason)
-    this.#batches.add(batch)
+    const scope = new CancelScope(options.signal)
+    if (this.#shutdownReason) scope.abort(this.#shutdownReason)
+    this.#batches.add(scope)
+    const run: BatchRun = { tools, scope, log: options.log, observer: options.observer }
     const started = performance.now()
-    let executed: ExecutedCall[]
+    let answered: AnsweredCall[]
     try {
       if (options.mode === 'sequential') {
-        executed = []
-        for (const [index, entry] of prepared.entries()) executed.push(await this.#settle(entry, tools, batch, options, index))
+        answered = []
+        for (const [index, entry] of prepared.entries()) answered.push(await this.#settle(entry, index, run))
       } else {
-        executed = await Promise.all(prepared.map((entry, index) => this.#settle(entry, tools, batch, options, index)))
+        answered = await Promise.all(prepared.map((entry, index) => this.#settle(entry, index, run)))
       }
     } finally {
-      this.#batches.delete(batch)
-      batch.dispose()
+      this.#batches.delete(scope)
+      scope.dispose()
     }
-    assertEveryCallAnswered(calls, executed)
-    return { calls: executed, wallMs: round(performance.now() - started) }
+    assertEveryCallAnswered(calls, answered)
+    const result = { calls: answered, wallMs: round(performance.now() - started) }
+    if (options.observer?.batchAnswered) options.observer.batchAnswered(summarize(result))
+    return result
   }
 
   /** Answers every call in flight, now and from here on, as `cancelled` (the gateway is stopping). */
@@ -197,39 +205,45 @@ export class Executor {
     for (const batch of this.#batches) batch.abort(this.#shutdownReason)
   }
 
+  /**
+   * Why no batch that runs anything would be admitted now, if none would: asked before a body is
+   * read, it sheds load when the gateway is full at the cost of a header, not of a parse.
+   */
+  shedding(): RequestError | undefined {
+    return this.#refusal(1)
+  }
+
   #admit(count: number): void {
-    const refused = this.refusal(count)
+    const refused = this.#refusal(count)
     if (refused) throw refused
     this.#outstanding += count
   }
 
-  /**
-   * Why a batch of `count` runnable calls would be refused now, if it would. Asked with 1 before a
-   * body is read, it sheds load when the gateway is full at the cost of a header, not of a parse.
-   */
-  refusal(count: number): RequestError | undefined {
-    if (count > 0 && this.#abandoned >= this.#options.maxAbandonedCalls) {
+  /** Why a batch of `count` runnable calls would be refused now, if it would. */
+  #refusal(count: number): RequestError | undefined {
+    const abandoned = this.#abandoned.count
+    if (count > 0 && abandoned >= this.#options.maxAbandonedCalls) {
       return new RequestError(
         'overloaded',
-        `The gateway is refusing work: ${String(this.#abandoned)} timed-out or cancelled calls are still running in tools that ignored the abort (limit ${String(this.#options.maxAbandonedCalls)}). Nothing of this batch ran.`,
-        { retryAfterSeconds },
+        `The gateway is refusing work: ${String(abandoned)} timed-out or cancelled calls are still running in tools that ignored the abort (limit ${String(this.#options.maxAbandonedCalls)}). Nothing of this batch ran.`,
+        { retryAfterSeconds: refusalRetryAfterSeconds },
       )
     }
     if (this.#outstanding + count > this.capacity) {
       return new RequestError(
         'queue_full',
         `The gateway is at capacity: ${String(this.#outstanding)} calls admitted, room for ${String(this.capacity)}${count > 1 ? `; this batch needs ${String(count)}` : ''}. Nothing of it ran.`,
-        { retryAfterSeconds },
+        { retryAfterSeconds: refusalRetryAfterSeconds },
       )
     }
     return undefined
   }
 
-  /** Runs one prepared call (or answers its refusal) and logs one line for it. Never rejects. */
-  async #settle(entry: PreparedCall, tools: ToolSet, batch: CancelScope, options: BatchOptions, index: number): Promise<ExecutedCall> {
+  /** Runs one prepared call (or answers its refusal) and tells the batch's observer. Never rejects. */
+  async #settle(entry: PreparedCall, index: number, run: BatchRun): Promise<AnsweredCall> {
     const { call } = entry
-    const { log } = options
-    const endTrace = options.traceCall?.(call)
+    const { tools, scope: batch, log, observer } = run
+    observer?.callStarted?.(call, index)
     let outcome: CallOutcome
     let queuedMs = 0
     if (entry.error !== undefined) {
@@ -267,23 +281,9 @@ export class Executor {
         })
       })
     }
-    const executed = toExecutedCall(call, outcome, queuedMs)
-    const { result } = executed
-    log.info(
-      {
-        tool: call.name,
-        callId: call.id,
-        outcome: result.error?.code ?? 'ok',
-        attempts: result.attempts,
-        durationMs: result.durationMs,
-        queuedMs: result.queuedMs,
-      },
-      'call answered',
-    )
-    endTrace?.(result)
-    this.#options.onCallAnswered?.(result)
-    options.onAnswer?.(executed, index)
-    return executed
+    const answered = toAnsweredCall(call, outcome, queuedMs)
+    observer?.callAnswered?.(answered, index)
+    return answered
   }
 
   get #argumentLimits() {
@@ -303,7 +303,7 @@ export class Executor {
       attemptTimeoutMs: tool.attemptTimeoutMs ?? timeoutMs,
       retries: tool.retries ?? 0,
       maxResultBytes: this.#options.maxResultBytes,
-      onAbandoned: this.#onAbandoned,
+      abandoned: this.#abandoned,
       retryBaseDelayMs: this.#options.retryBaseDelayMs,
       retryMaxDelayMs: this.#options.retryMaxDelayMs,
       ...(this.#options.random ? { random: this.#options.random } : {}),
@@ -330,7 +330,7 @@ function toCancellation(reason: unknown): CallError {
     : new CallError('cancelled', 'the call was cancelled before it started: the caller went away')
 }
 
-function toExecutedCall(call: RawToolCall, outcome: CallOutcome, queuedMs: number): ExecutedCall {
+function toAnsweredCall(call: RawToolCall, outcome: CallOutcome, queuedMs: number): AnsweredCall {
   const timing = { attempts: outcome.attempts, durationMs: round(outcome.durationMs), queuedMs: round(queuedMs) }
   const assigned = call.assignedId ? { assignedId: true as const } : {}
   if (outcome.ok) {
@@ -342,8 +342,8 @@ function toExecutedCall(call: RawToolCall, outcome: CallOutcome, queuedMs: numbe
 }
 
 /** The one invariant whose breach is a bug, not a per-call failure: every call answered, in order. */
-function assertEveryCallAnswered(calls: readonly RawToolCall[], executed: readonly ExecutedCall[]): void {
-  const intact = calls.length === executed.length && calls.every((call, index) => executed[index]?.result.id === call.id)
+function assertEveryCallAnswered(calls: readonly RawToolCall[], answered: readonly AnsweredCall[]): void {
+  const intact = calls.length === answered.length && calls.every((call, index) => answered[index]?.result.id === call.id)
   if (!intact) throw new Error('invariant broken: a tool call was left without its answer')
 }
 

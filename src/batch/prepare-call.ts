@@ -1,9 +1,10 @@
 import type { z } from 'zod'
-import { CallError, describeThrown } from '../errors.ts'
-import type { RawToolCall } from '../providers/payload.ts'
+import { CallError, describeThrown, formatPath } from '../errors.ts'
+import type { RawToolCall } from '../providers/provider.ts'
 import { parseArguments, type ArgumentLimits } from './parse-arguments.ts'
 import type { ToolRegistry } from '../tools/registry.ts'
 import type { Tool } from '../tools/tool.ts'
+import { maxListedTools, maxQuotedToolNameChars } from '../limits.ts'
 
 /** A call that may run (its tool exists, its arguments passed the schema), or the reason it may not. */
 export type PreparedCall =
@@ -38,20 +39,20 @@ export function prepareCall(call: RawToolCall, registry: ToolRegistry, limits: A
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
-  const path = issue.path.map((key) => (typeof key === 'number' ? `[${String(key)}]` : `.${String(key)}`)).join('')
-  return `arguments${path}: ${issue.message}`
+  return `${formatPath(issue.path, 'arguments')}: ${issue.message}`
 }
 
 function unknownTool(name: string, names: readonly string[]): CallError {
-  const shown = name.length > 80 ? `${name.slice(0, 80)}…` : name
+  const shown = name.length > maxQuotedToolNameChars ? `${name.slice(0, maxQuotedToolNameChars)}…` : name
   const suggestion = closestName(name, names)
   const hint = suggestion === undefined ? '' : ` Did you mean "${suggestion}"?`
-  const listed = names.slice(0, 20).join(', ') + (names.length > 20 ? `, and ${String(names.length - 20)} more` : '')
+  const listed = names.slice(0, maxListedTools).join(', ') + (names.length > maxListedTools ? `, and ${String(names.length - maxListedTools)} more` : '')
   return new CallError('unknown_tool', `there is no tool named ${JSON.stringify(shown)}.${hint} Tools: ${listed}.`)
 }
 
 /** The registered name within a small edit distance of the one the model wrote, if there is one. */
 function closestName(name: string, names: readonly string[]): string | undefined {
+  // No registered name is longer than 64 characters, so a longer one is not near any.
   if (name.length > 64) return undefined
   let best: { name: string; distance: number } | undefined
   for (const candidate of names) {

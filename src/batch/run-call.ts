@@ -3,6 +3,7 @@ import { CallError, describeThrown } from '../errors.ts'
 import { CancelScope } from './cancel-scope.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { Tool, ToolContext } from '../tools/tool.ts'
+import { maxErrorMessageChars } from '../limits.ts'
 
 export interface CallPolicy extends BackoffPolicy {
   /** Deadline of the whole call, retries and backoff included. */
@@ -12,8 +13,13 @@ export interface CallPolicy extends BackoffPolicy {
   retries: number
   /** Largest content the model reads; a longer result is cut to fit and marked. */
   maxResultBytes: number
-  /** Told when a tool is still running after its call was answered (it ignored its signal), and when it stops. */
-  onAbandoned?: (change: 1 | -1) => void
+  /** Counts the tools still running after their call was answered (they ignored their signal). */
+  abandoned?: AbandonedCount
+}
+
+/** Tools still running after their call was answered; the executor refuses work past a limit of them. */
+export interface AbandonedCount {
+  count: number
 }
 
 export type CallOutcome =
@@ -21,8 +27,6 @@ export type CallOutcome =
   | { ok: false; error: CallError; attempts: number; durationMs: number }
 
 type AttemptOutcome = { ok: true; output: unknown } | { ok: false; error: CallError }
-
-const maxErrorMessageLength = 2_000
 
 /**
  * Runs one validated call to its end: attempts under a deadline, retries of retryable failures
@@ -53,7 +57,7 @@ export async function runCall(
       attempts++
       const attemptTimeoutMs = policy.attemptTimeoutMs < policy.timeoutMs ? policy.attemptTimeoutMs : undefined
       const context = new AttemptContext(tool.name, callId, attempts, deadline, log, attemptTimeoutMs)
-      const outcome = await runAttempt(tool, args, context, policy.onAbandoned)
+      const outcome = await runAttempt(tool, args, context, policy.abandoned)
       if (outcome.ok || deadline.aborted) return finish(outcome)
       const { error } = outcome
       // An upstream's Retry-After is a floor under the backoff; past the deadline it means no retry.
@@ -122,7 +126,7 @@ function runAttempt(
   tool: Tool,
   args: unknown,
   context: AttemptContext,
-  onAbandoned: CallPolicy['onAbandoned'],
+  abandoned: AbandonedCount | undefined,
 ): AttemptOutcome | Promise<AttemptOutcome> {
   const { scope } = context
   if (scope.aborted) {
@@ -156,9 +160,9 @@ function runAttempt(
       settle({ ok: false, error: abortReason(reason) })
       // The tool may ignore its signal; its slot is free already, but it is counted as abandoned
       // until it stops, so that tools piling up in the background can be refused more work.
-      onAbandoned?.(1)
+      if (abandoned) abandoned.count++
       const overrun = () => {
-        onAbandoned?.(-1)
+        if (abandoned) abandoned.count--
         context.log.debug({ overrunMs: Math.round(performance.now() - abortedAt) }, 'cancelled tool settled')
       }
       running.then(overrun, overrun)
@@ -203,7 +207,7 @@ export function toCallError(thrown: unknown): CallError {
     // a hostile getter: not retryable
   }
   let message = describeThrown(thrown)
-  if (message.length > maxErrorMessageLength) message = `${message.slice(0, maxErrorMessageLength)}…`
+  if (message.length > maxErrorMessageChars) message = `${message.slice(0, maxErrorMessageChars)}…`
   return new CallError('tool_error', message, { retryable, cause: thrown })
 }
 

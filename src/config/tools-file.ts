@@ -1,6 +1,6 @@
-import { readFile } from 'node:fs/promises'
-import { LineCounter, parseDocument } from 'yaml'
 import { z } from 'zod'
+import { mcpServerNamePattern, mcpServerNameRule, toolNamePattern, toolNameRule } from '../limits.ts'
+import { loadYamlFile, parseYamlFile } from './yaml-file.ts'
 
 const positiveInt = z.int().positive()
 const limits = {
@@ -11,7 +11,7 @@ const limits = {
 }
 
 const httpToolSchema = z.strictObject({
-  name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'must be 1 to 64 letters, digits, "_" or "-"'),
+  name: z.string().regex(toolNamePattern, toolNameRule),
   description: z.string().min(1),
   parameters: z
     .looseObject({ type: z.literal('object', { message: 'the arguments must be described by an object schema (type: object)' }) })
@@ -24,7 +24,7 @@ const httpToolSchema = z.strictObject({
   ...limits,
 })
 
-const serverName = z.string().regex(/^[a-zA-Z0-9_-]{1,30}$/, 'must be 1 to 30 letters, digits, "_" or "-"')
+const serverName = z.string().regex(mcpServerNamePattern, mcpServerNameRule)
 
 const mcpServerSchema = z.union([
   z
@@ -63,15 +63,6 @@ export type ConfigFile = z.output<typeof configFileSchema>
 export type HttpToolConfig = ConfigFile['tools'][number]
 export type McpServerConfig = ConfigFile['mcp'][number]
 
-/** A function that strikes the given secrets out of a text, for error messages. */
-export function redactor(secrets: readonly string[]): (text: string) => string {
-  return (text) => secrets.reduce((result, secret) => result.split(secret).join('[redacted]'), text)
-}
-
-export class ConfigFileError extends Error {
-  override name = 'ConfigFileError'
-}
-
 /**
  * Reads a JSON or YAML configuration file, puts in the `${VAR}` values from the environment and
  * validates it. Every problem is reported with its line and path, and a ConfigFileError is
@@ -90,96 +81,5 @@ export function parseConfigFile(
   source: string,
   environment: Record<string, string | undefined>,
 ): { config: ConfigFile; secrets: string[] } {
-  return parseYaml(configFileSchema, text, source, environment)
-}
-
-/** Reads a JSON or YAML file validated by `schema`, as loadConfigFile does. */
-export async function loadYamlFile<Schema extends z.ZodType>(
-  schema: Schema,
-  path: string,
-  environment: Record<string, string | undefined>,
-): Promise<{ config: z.output<Schema>; secrets: string[] }> {
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (error) {
-    throw new ConfigFileError(`${path}: cannot be read (${error instanceof Error ? error.message : String(error)})`)
-  }
-  return parseYaml(schema, text, path, environment)
-}
-
-function parseYaml<Schema extends z.ZodType>(
-  schema: Schema,
-  text: string,
-  source: string,
-  environment: Record<string, string | undefined>,
-): { config: z.output<Schema>; secrets: string[] } {
-  const lineCounter = new LineCounter()
-  // YAML is a superset of JSON: one parser serves both, with line numbers for both.
-  const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true })
-  const at = (offset: number | undefined) => {
-    if (offset === undefined) return ''
-    const { line, col } = lineCounter.linePos(offset)
-    return `:${String(line)}:${String(col)}`
-  }
-  if (document.errors.length > 0) {
-    throw new ConfigFileError(document.errors.map((error) => `${source}${at(error.pos[0])}: ${error.message}`).join('\n'))
-  }
-  const secrets: string[] = []
-  const problems: string[] = []
-  const raw = substitute(document.toJS() as unknown, [], environment, secrets, (path, name) => {
-    problems.push(`${source}${at(nodeOffset(document, path))}: ${formatPath(path)}: the environment has no ${name}`)
-  })
-  if (problems.length > 0) throw new ConfigFileError(problems.join('\n'))
-  const parsed = schema.safeParse(raw)
-  if (!parsed.success) {
-    throw new ConfigFileError(
-      parsed.error.issues
-        .map((issue) => `${source}${at(nodeOffset(document, issue.path))}: ${formatPath(issue.path)}: ${issue.message}`)
-        .join('\n'),
-    )
-  }
-  return { config: parsed.data, secrets }
-}
-
-/** Replaces `${VAR}` in every string with the environment's value, remembering those values as secrets. */
-function substitute(
-  value: unknown,
-  path: PropertyKey[],
-  environment: Record<string, string | undefined>,
-  secrets: string[],
-  missing: (path: PropertyKey[], name: string) => void,
-): unknown {
-  if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_match, name: string) => {
-      const found = environment[name]
-      if (found === undefined || found === '') {
-        missing(path, name)
-        return ''
-      }
-      secrets.push(found)
-      return found
-    })
-  }
-  if (Array.isArray(value)) return value.map((item, index) => substitute(item, [...path, index], environment, secrets, missing))
-  if (typeof value === 'object' && value !== null) {
-    return Object.fromEntries(
-      Object.entries(value).map(([key, item]) => [key, substitute(item, [...path, key], environment, secrets, missing)]),
-    )
-  }
-  return value
-}
-
-function nodeOffset(document: ReturnType<typeof parseDocument>, path: PropertyKey[]): number | undefined {
-  // The deepest node that exists on the path: a missing key is reported where its parent is.
-  for (let depth = path.length; depth >= 0; depth--) {
-    const node = document.getIn(path.slice(0, depth), true) as { range?: [number, number, number] } | undefined
-    if (node?.range) return node.range[0]
-  }
-  return undefined
-}
-
-function formatPath(path: readonly PropertyKey[]): string {
-  if (path.length === 0) return '(top level)'
-  return path.map((key, index) => (typeof key === 'number' ? `[${String(key)}]` : `${index === 0 ? '' : '.'}${String(key)}`)).join('')
+  return parseYamlFile(configFileSchema, text, source, environment)
 }

@@ -1,7 +1,7 @@
-import { createHash, timingSafeEqual } from 'node:crypto'
-import type { FastifyInstance } from 'fastify'
-import type { ApiKey, Caller } from '../access/api-keys.ts'
+import fp from 'fastify-plugin'
+import type { Caller } from '../access/api-keys.ts'
 import { RequestError } from '../errors.ts'
+import { rulesOf } from './route-kinds.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -10,24 +10,15 @@ declare module 'fastify' {
   }
 }
 
-const digest = (text: string) => createHash('sha256').update(text).digest()
-
 /**
- * Who may call: with API keys configured, every route but the health checks wants one as a
- * bearer token, checked before the body is read, compared as digests in constant time against
- * every key (no early exit), every failure the same 401. The key found becomes `request.caller`,
- * logged by its name. A browser Origin not on the allowlist gets 403, whatever the key.
- * Returns the function that puts other keys in force (a reload).
+ * Who may call: with API keys configured, the routes that want one (see route-kinds) take it as a
+ * bearer token, checked before the body is read, every failure the same 401. The key found becomes
+ * `request.caller`, logged by its name. A browser Origin not on the allowlist gets 403, whatever the key.
  */
-export function addAccessControl(
-  app: FastifyInstance,
-  options: { apiKeys: readonly ApiKey[]; allowedOrigins: readonly string[]; metricsWithoutKey: boolean },
-): (apiKeys: readonly ApiKey[]) => void {
-  const openRoutes = new Set(['/healthz', '/readyz', ...(options.metricsWithoutKey ? ['/metrics'] : [])])
-  const keysOf = (apiKeys: readonly ApiKey[]) =>
-    apiKeys.map((apiKey) => ({ digest: digest(`Bearer ${apiKey.key}`), caller: { name: apiKey.name, tools: apiKey.tools, rateLimitPerMinute: apiKey.rateLimitPerMinute } }))
-  let keys = keysOf(options.apiKeys)
-  const origins = new Set(options.allowedOrigins)
+export const accessControl = fp(
+  (app, _options, done) => {
+  const { keyRing: keys, config } = app
+  const origins = new Set(config.allowedOrigins)
   app.decorateRequest('caller', null)
   app.addHook('onRequest', (request, _reply, done) => {
     const origin = request.headers.origin
@@ -35,16 +26,12 @@ export function addAccessControl(
       done(new RequestError('forbidden_origin', 'Requests from this browser origin are not allowed.'))
       return
     }
-    const route = request.routeOptions.url ?? ''
-    if (keys.length === 0 || openRoutes.has(route) || route.startsWith('/admin/')) {
+    const { apiKey } = rulesOf(request)
+    if (keys.open || apiKey === 'none' || (apiKey === 'unless TOOLGATE_METRICS_WITHOUT_KEY' && config.metricsWithoutKey)) {
       done()
       return
     }
-    const given = digest(request.headers.authorization ?? '')
-    let caller: Caller | null = null
-    for (const key of keys) {
-      if (timingSafeEqual(given, key.digest)) caller ??= key.caller
-    }
+    const caller = keys.callerOf(request.headers.authorization)
     if (caller === null) {
       done(new RequestError('unauthorized', 'This route wants Authorization: Bearer <API key>.'))
       return
@@ -53,7 +40,7 @@ export function addAccessControl(
     request.log = request.log.child({ caller: caller.name })
     done()
   })
-  return (apiKeys) => {
-    keys = keysOf(apiKeys)
-  }
-}
+  done()
+  },
+  { name: 'toolgate-access-control', fastify: '5.x', dependencies: ['toolgate-config', 'toolgate-key-ring'] },
+)

@@ -19,6 +19,11 @@ export function createErrorHandler(limits: { maxBodyBytes: number }) {
   }
 }
 
+/** Any route toolgate does not have. */
+export function notFound(_request: FastifyRequest, reply: FastifyReply) {
+  return reply.code(404).send({ error: { code: 'not_found', message: 'No such route; see GET /openapi.json.' } })
+}
+
 function toRequestError(error: FastifyError, limits: { maxBodyBytes: number }): RequestError {
   if (error instanceof RequestError) return error
   switch (error.code) {

@@ -1,31 +1,32 @@
 import { getHeapStatistics } from 'node:v8'
 import underPressure from '@fastify/under-pressure'
-import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
 import { RequestError } from '../errors.ts'
-
-/** Routes answered even under pressure: liveness must not restart a busy process, and metrics show why it is busy. */
-const exempt = new Set(['/healthz', '/metrics'])
+import { pressureSampleIntervalMs, refusalRetryAfterSeconds } from '../limits.ts'
+import { rulesOf } from './route-kinds.ts'
 
 /**
  * Refuses work (503 overloaded, Retry-After) while the event loop lags or memory runs out, so a
  * saturated gateway says "not now" instead of timing every call out or dying of heap exhaustion.
  */
-export async function addOverloadProtection(
-  app: FastifyInstance,
-  limits: { maxEventLoopDelayMs: number; maxHeapUsedPercent: number; maxRssBytes: number },
-): Promise<void> {
-  const retryAfterSeconds = 1
+export const overloadProtection = fp(
+  async (app) => {
+  const limits = app.config
   await app.register(underPressure, {
-    sampleInterval: 500,
+    sampleInterval: pressureSampleIntervalMs,
     maxEventLoopDelay: limits.maxEventLoopDelayMs,
     maxHeapUsedBytes: Math.round((getHeapStatistics().heap_size_limit * limits.maxHeapUsedPercent) / 100),
     maxRssBytes: limits.maxRssBytes,
     pressureHandler: (request, _reply, type, value) => {
-      if (exempt.has(request.routeOptions.url ?? '')) return undefined
+      if (rulesOf(request).answeredUnderPressure) return undefined
       const measured = typeof value === 'number' ? ` (${type} ${String(Math.round(value))})` : ''
       return Promise.reject(
-        new RequestError('overloaded', `The gateway is overloaded${measured}; nothing ran. Retry after ${String(retryAfterSeconds)} s.`, { retryAfterSeconds }),
+        new RequestError('overloaded', `The gateway is overloaded${measured}; nothing ran. Retry after ${String(refusalRetryAfterSeconds)} s.`, {
+          retryAfterSeconds: refusalRetryAfterSeconds,
+        }),
       )
     },
   })
-}
+  },
+  { name: 'toolgate-overload-protection', fastify: '5.x', dependencies: ['toolgate-config'] },
+)

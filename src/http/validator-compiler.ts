@@ -1,6 +1,6 @@
 import type { FastifySchemaCompiler } from 'fastify'
 import type { z } from 'zod'
-import { RequestError } from '../errors.ts'
+import { formatPath, RequestError } from '../errors.ts'
 
 type Issue = z.core.$ZodIssue
 type Path = readonly PropertyKey[]
@@ -30,7 +30,7 @@ export const validatorCompiler: FastifySchemaCompiler<z.ZodType> =
 function toRequestError(issues: readonly Issue[], data: unknown, httpPart = 'body', description?: string): RequestError {
   const part = httpPart === 'body' || httpPart === 'querystring' ? partNames[httpPart] : httpPart
   const { issue, path } = pickIssue(issues, data, [])
-  const where = formatPath(part, path)
+  const where = formatPath(path, part)
   const message =
     path.length === 0 && description !== undefined
       ? `The ${part} is not ${description}`
@@ -72,11 +72,4 @@ function reach(data: unknown, path: Path): number {
     count++
   }
   return count
-}
-
-function formatPath(part: string, path: Path): string {
-  return path.reduce<string>(
-    (text, key) => (typeof key === 'number' ? `${text}[${String(key)}]` : `${text}.${String(key)}`),
-    part,
-  )
 }

@@ -1,10 +1,12 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { CallResult } from '../batch/executor.ts'
+import type { AnsweredCall } from '../batch/call-result.ts'
+import type { BatchObserver } from '../batch/observer.ts'
+import type { BatchSummary } from '../batch/summary.ts'
 
 const seconds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
-/** What GET /metrics exposes, in Prometheus' text format. */
-export class Metrics {
+/** What GET /metrics exposes, in Prometheus' text format; it observes every batch. */
+export class Metrics implements BatchObserver {
   readonly registry = new Registry()
   readonly #calls = new Counter({ name: 'toolgate_calls_total', help: 'Calls answered, by tool and outcome (ok or error code).', labelNames: ['tool', 'outcome'], registers: [this.registry] })
   readonly #duration = new Histogram({ name: 'toolgate_call_duration_seconds', help: 'From the first attempt to the answer, by tool.', labelNames: ['tool'], buckets: seconds, registers: [this.registry] })
@@ -28,7 +30,7 @@ export class Metrics {
   readonly #callChildren = new Map<string, { inc: () => void }>()
   readonly #durationChildren = new Map<string, { observe: (value: number) => void }>()
 
-  callAnswered(result: CallResult): void {
+  callAnswered({ result }: AnsweredCall): void {
     const outcome = result.error?.code ?? 'ok'
     const key = `${result.name}\n${outcome}`
     let calls = this.#callChildren.get(key)
@@ -53,7 +55,7 @@ export class Metrics {
     this.#uncaught.inc()
   }
 
-  batchAnswered(status: string): void {
+  batchAnswered({ status }: BatchSummary): void {
     this.#batches.inc({ status })
   }
 

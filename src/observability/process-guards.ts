@@ -1,4 +1,5 @@
 import type { Logger } from './logger.ts'
+import { maxUncaughtFailuresPerMinute } from '../limits.ts'
 
 /**
  * Keeps one tool's stray failure from taking every other call down with the process. A promise a
@@ -9,7 +10,7 @@ import type { Logger } from './logger.ts'
  * which says that something is broken for good (a restart is then the better answer).
  */
 export function installProcessGuards(log: Logger, options: { maxPerMinute?: number; onFailure?: () => void } = {}): void {
-  const maxPerMinute = options.maxPerMinute ?? 100
+  const maxPerMinute = options.maxPerMinute ?? maxUncaughtFailuresPerMinute
   let windowStart = performance.now()
   let inWindow = 0
   const record = () => {

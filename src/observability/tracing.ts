@@ -1,5 +1,5 @@
 import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api'
-import type { CallResult } from '../batch/executor.ts'
+import type { BatchObserver } from '../batch/observer.ts'
 
 /** A span per batch and per call, exported over OTLP/HTTP; absent (and never loaded) when tracing is off. */
 export interface Tracing {
@@ -9,12 +9,11 @@ export interface Tracing {
   shutdown(): Promise<void>
 }
 
-export interface BatchSpan {
-  /** Starts a call's span under the batch's; the returned function ends it with the call's result. */
-  startCall: (call: { id: string; name: string }) => (result: CallResult) => void
-  /** Ends the batch's span with its status, or `refused` when it was refused whole (queue full, bad payload). */
-  end: (status: string) => void
-}
+/**
+ * The batch's span, watching the batch: a call's span starts when the call is taken up and ends
+ * with its answer; the batch's ends with its status, or `refused` when it was refused whole.
+ */
+export type BatchSpan = Required<Pick<BatchObserver, 'callStarted' | 'callAnswered' | 'batchAnswered' | 'batchFailed'>>
 
 /**
  * Turns tracing on when an OTLP endpoint is configured. The OpenTelemetry SDK is imported only
@@ -46,23 +45,33 @@ export async function startTracing(options: { endpoint: string | undefined; serv
       const parent: Context = propagator.extract(api.ROOT_CONTEXT, headers, getter)
       const batch: Span = tracer.startSpan('toolgate.execute', { kind: api.SpanKind.SERVER, attributes }, parent)
       const inBatch = api.trace.setSpan(parent, batch)
+      const calls = new Map<number, Span>()
+      const end = (status: string) => {
+        batch.setAttribute('toolgate.batch.status', status)
+        if (status === 'failed' || status === 'refused') batch.setStatus({ code: api.SpanStatusCode.ERROR, message: status })
+        batch.end()
+      }
       return {
-        startCall: (call) => {
-          const span = tracer.startSpan(`toolgate.call ${call.name}`, { attributes: { 'gen_ai.tool.name': call.name, 'gen_ai.tool.call.id': call.id } }, inBatch)
-          return (result) => {
-            span.setAttributes({
-              'toolgate.call.outcome': result.error?.code ?? 'ok',
-              'toolgate.call.attempts': result.attempts,
-              'toolgate.call.queued_ms': result.queuedMs,
-            })
-            if (result.error) span.setStatus({ code: api.SpanStatusCode.ERROR, message: result.error.code })
-            span.end()
-          }
+        callStarted: (call, index) => {
+          calls.set(index, tracer.startSpan(`toolgate.call ${call.name}`, { attributes: { 'gen_ai.tool.name': call.name, 'gen_ai.tool.call.id': call.id } }, inBatch))
         },
-        end: (status) => {
-          batch.setAttribute('toolgate.batch.status', status)
-          if (status === 'failed' || status === 'refused') batch.setStatus({ code: api.SpanStatusCode.ERROR, message: status })
-          batch.end()
+        callAnswered: ({ result }, index) => {
+          const span = calls.get(index)
+          if (span === undefined) return
+          calls.delete(index)
+          span.setAttributes({
+            'toolgate.call.outcome': result.error?.code ?? 'ok',
+            'toolgate.call.attempts': result.attempts,
+            'toolgate.call.queued_ms': result.queuedMs,
+          })
+          if (result.error) span.setStatus({ code: api.SpanStatusCode.ERROR, message: result.error.code })
+          span.end()
+        },
+        batchAnswered: ({ status }) => {
+          end(status)
+        },
+        batchFailed: () => {
+          end('refused')
         },
       }
     },

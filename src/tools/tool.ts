@@ -40,3 +40,16 @@ export interface Tool<Input extends z.ZodType = z.ZodType, Output = unknown> {
 export function defineTool<Input extends z.ZodType, Output>(tool: Tool<Input, Output>): Tool<Input, Output> {
   return tool
 }
+
+/** What every provider's declaration of a tool is made from: its name, description and JSON Schema of its arguments. */
+export interface ToolDescription {
+  name: string
+  description: string
+  parameters: Record<string, unknown>
+}
+
+/** A tool that cannot be served as defined (a bad name, a name taken twice, a bad limit or schema). */
+export class ToolDefinitionError extends Error {
+  override name = 'ToolDefinitionError'
+  readonly code = 'invalid_tool_definition'
+}

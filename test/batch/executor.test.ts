@@ -4,7 +4,8 @@ import { pino } from 'pino'
 import { z } from 'zod'
 import { Executor, type ExecutorOptions } from '../../src/batch/executor.ts'
 import { formatReply } from '../../src/batch/reply.ts'
-import type { RawToolCall } from '../../src/providers/payload.ts'
+import type { RawToolCall } from '../../src/providers/provider.ts'
+import { openaiChat } from '../../src/providers/openai-chat.ts'
 import { ToolRegistry } from '../../src/tools/registry.ts'
 import { defineTool, type Tool } from '../../src/tools/tool.ts'
 import { testConfig, waitFor } from '../helpers/app.ts'
@@ -371,7 +372,7 @@ describe('ToolRegistry', () => {
   })
 
   it('describes its tools as OpenAI function tools with the JSON Schema of their zod schema', () => {
-    const [definition] = new ToolRegistry([sleepTool]).declare()
+    const [definition] = openaiChat.declare(new ToolRegistry([sleepTool]).descriptions())
     assert.deepEqual(definition, {
       type: 'function',
       function: {

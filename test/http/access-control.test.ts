@@ -3,7 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
-import { ConfigFileError } from '../../src/config/tools-file.ts'
+import { ConfigFileError } from '../../src/config/yaml-file.ts'
 import { assistantMessage, buildTestApp, captureLogs } from '../helpers/app.ts'
 
 const keys = 'key-alpha-4f1c9a,key-beta-7d2e0b'

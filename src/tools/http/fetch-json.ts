@@ -1,8 +1,7 @@
 import secureJson from 'secure-json-parse'
 import type { z } from 'zod'
-import { describeThrown, ToolError } from '../../errors.ts'
-
-const maxResponseBytes = 1024 * 1024
+import { causeOf, describeThrown, ToolError } from '../../errors.ts'
+import { maxQuotedLocationChars, maxUpstreamResponseBytes } from '../../limits.ts'
 
 /**
  * GETs a JSON document and checks it against `schema`. Failures are ToolErrors in words for the
@@ -19,8 +18,7 @@ export async function fetchJson<Schema extends z.ZodType>(
     response = await fetch(url, { signal, redirect: 'manual', headers: { accept: 'application/json' } })
   } catch (error) {
     // fetch's own message is just "fetch failed"; the cause says why (ECONNREFUSED, ENOTFOUND…).
-    const cause = error instanceof Error && error.cause !== undefined ? error.cause : error
-    throw new ToolError(`${service} is unreachable: ${describeThrown(cause)}`, { retryable: true, cause: error })
+    throw new ToolError(`${service} is unreachable: ${describeThrown(causeOf(error))}`, { retryable: true, cause: error })
   }
   if (response.status === 429 || response.status >= 500) {
     await response.body?.cancel()
@@ -51,11 +49,11 @@ export async function refuseRedirect(service: string, response: Response): Promi
   if (response.status < 300 || response.status >= 400) return
   await response.body?.cancel()
   const location = response.headers.get('location')
-  const where = location === null ? '' : ` to ${location.slice(0, 200)}`
+  const where = location === null ? '' : ` to ${location.slice(0, maxQuotedLocationChars)}`
   throw new ToolError(`${service} answered a redirect (HTTP ${String(response.status)})${where}; toolgate does not follow redirects, so the tool's URL must be the final one`)
 }
 
-/** The body as text, refusing to hold more than `maxResponseBytes` whatever Content-Length claims. */
+/** The body as text, refusing to hold more than `maxUpstreamResponseBytes` whatever Content-Length claims. */
 export async function readText(service: string, response: Response): Promise<string> {
   if (response.body === null) return ''
   const chunks: Uint8Array[] = []
@@ -63,17 +61,16 @@ export async function readText(service: string, response: Response): Promise<str
   try {
     for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
       size += chunk.byteLength
-      if (size > maxResponseBytes) {
+      if (size > maxUpstreamResponseBytes) {
         // Leaving the loop by a throw cancels the stream.
-        throw new ToolError(`${service} answered more than ${String(maxResponseBytes)} bytes`)
+        throw new ToolError(`${service} answered more than ${String(maxUpstreamResponseBytes)} bytes`)
       }
       chunks.push(chunk)
     }
   } catch (error) {
     if (error instanceof ToolError || (error instanceof Error && error.name === 'AbortError')) throw error
     // undici says only "terminated"; its cause says why (the socket closed, was reset...).
-    const cause = error instanceof Error && error.cause !== undefined ? error.cause : error
-    throw new ToolError(`${service} dropped the connection while sending its answer: ${describeThrown(cause)}`, { retryable: true, cause: error })
+    throw new ToolError(`${service} dropped the connection while sending its answer: ${describeThrown(causeOf(error))}`, { retryable: true, cause: error })
   }
   return Buffer.concat(chunks).toString('utf8')
 }

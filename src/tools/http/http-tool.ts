@@ -1,10 +1,12 @@
 import { createHash } from 'node:crypto'
 import secureJson from 'secure-json-parse'
 import { z } from 'zod'
-import { redactor, type HttpToolConfig } from '../../config/tools-file.ts'
-import { describeThrown, ToolError } from '../../errors.ts'
+import { redactor } from '../../config/secrets.ts'
+import type { HttpToolConfig } from '../../config/tools-file.ts'
+import { causeOf, describeThrown, ToolError } from '../../errors.ts'
 import type { Tool } from '../tool.ts'
 import { readText, refuseRedirect } from './fetch-json.ts'
+import { maxQuotedBodyChars } from '../../limits.ts'
 
 /**
  * A tool behind an HTTP endpoint, declared in the configuration file: the arguments, validated
@@ -41,8 +43,7 @@ export function createHttpTool(config: HttpToolConfig, secrets: readonly string[
           body: JSON.stringify(args),
         })
       } catch (error) {
-        const cause = error instanceof Error && error.cause !== undefined ? error.cause : error
-        throw fail(`${service} is unreachable: ${describeThrown(cause)}`, { retryable: true })
+        throw fail(`${service} is unreachable: ${describeThrown(causeOf(error))}`, { retryable: true })
       }
       if (response.status === 429 || response.status >= 500) {
         await response.body?.cancel()
@@ -54,7 +55,7 @@ export function createHttpTool(config: HttpToolConfig, secrets: readonly string[
       const text = await readText(service, response).catch((error: unknown) => {
         throw fail(describeThrown(error), { retryable: error instanceof ToolError && error.retryable })
       })
-      if (!response.ok) throw fail(`${service} refused the call (HTTP ${String(response.status)}): ${text.slice(0, 300)}`)
+      if (!response.ok) throw fail(`${service} refused the call (HTTP ${String(response.status)}): ${text.slice(0, maxQuotedBodyChars)}`)
       const type = response.headers.get('content-type') ?? ''
       if (type.startsWith('text/plain')) return text
       if (!/^application\/([\w.+-]+\+)?json/.test(type)) throw fail(`${service} answered with content type "${type}", not JSON or text/plain`)

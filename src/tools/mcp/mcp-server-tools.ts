@@ -3,12 +3,12 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { ToolListChangedNotificationSchema, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js'
 import { z } from 'zod'
-import { redactor, type McpServerConfig } from '../../config/tools-file.ts'
+import { redactor } from '../../config/secrets.ts'
+import type { McpServerConfig } from '../../config/tools-file.ts'
 import { describeThrown, ToolError } from '../../errors.ts'
+import { mcpCloseTimeoutMs, mcpFirstReconnectDelayMs, mcpMaxReconnectDelayMs, mcpRequestTimeoutMs } from '../../limits.ts'
 import type { Logger } from '../../observability/logger.ts'
 import type { Tool } from '../tool.ts'
-
-const maxReconnectDelayMs = 30_000
 
 /**
  * One MCP server's tools, kept connected: listed at connection (every page of tools/list), listed
@@ -25,7 +25,7 @@ export class McpServerTools {
   #tools: Tool[] = []
   #connected = false
   #closed = false
-  #reconnectDelayMs = 500
+  #reconnectDelayMs = mcpFirstReconnectDelayMs
   #reconnectTimer: NodeJS.Timeout | undefined
 
   /** @param options.secrets values that came from the environment: struck out of every error message */
@@ -65,17 +65,25 @@ export class McpServerTools {
       this.#onToolsChanged()
       if (!this.#closed) this.#scheduleReconnect()
     }
-    await client.connect(this.#transport())
+    await client.connect(this.#transport(), { timeout: mcpRequestTimeoutMs })
     this.#client = client
     await this.#list(client)
     this.#connected = true
-    this.#reconnectDelayMs = 500
+    this.#reconnectDelayMs = mcpFirstReconnectDelayMs
   }
 
+  /** Closes the connection; a server that does not let go within mcpCloseTimeoutMs is left behind. */
   async close(): Promise<void> {
     this.#closed = true
     clearTimeout(this.#reconnectTimer)
-    await this.#client?.close()
+    const client = this.#client
+    if (client === undefined) return
+    let timer: NodeJS.Timeout | undefined
+    const givenUp = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, mcpCloseTimeoutMs).unref()
+    })
+    await Promise.race([client.close(), givenUp])
+    clearTimeout(timer)
   }
 
   #transport() {
@@ -92,7 +100,7 @@ export class McpServerTools {
 
   #scheduleReconnect(): void {
     const delayMs = this.#reconnectDelayMs
-    this.#reconnectDelayMs = Math.min(maxReconnectDelayMs, delayMs * 2)
+    this.#reconnectDelayMs = Math.min(mcpMaxReconnectDelayMs, delayMs * 2)
     this.#log.warn({ server: this.name, delayMs }, 'MCP server disconnected; reconnecting')
     this.#reconnectTimer = setTimeout(() => {
       this.connect().then(
@@ -112,7 +120,7 @@ export class McpServerTools {
     const listed: McpTool[] = []
     let cursor: string | undefined
     do {
-      const page = await client.listTools(cursor === undefined ? {} : { cursor })
+      const page = await client.listTools(cursor === undefined ? {} : { cursor }, { timeout: mcpRequestTimeoutMs })
       listed.push(...page.tools)
       cursor = page.nextCursor
     } while (cursor !== undefined)

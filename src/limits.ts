@@ -1,0 +1,41 @@
+// The fixed limits of the code, each named once with its unit. The limits an operator sets are
+// environment variables (src/config/env.ts); these are not worth a setting, but are not magic either.
+
+/** Seconds a refused client is told to wait (Retry-After) when the gateway is full, overloaded or closing. */
+export const refusalRetryAfterSeconds = 1
+
+/** Tool names as every provider accepts them. */
+export const toolNamePattern = /^[a-zA-Z0-9_-]{1,64}$/
+export const toolNameRule = 'must be 1 to 64 letters, digits, "_" or "-"'
+
+/** MCP server names: short, since they prefix their tools' names as `<server>__<tool>`. */
+export const mcpServerNamePattern = /^[a-zA-Z0-9_-]{1,30}$/
+export const mcpServerNameRule = 'must be 1 to 30 letters, digits, "_" or "-"'
+
+/** The longest an MCP server may take to answer initialize or a page of tools/list (the SDK's own default, made explicit). */
+export const mcpRequestTimeoutMs = 60_000
+/** The first wait before reconnecting to an MCP server that dropped; it doubles up to the next. */
+export const mcpFirstReconnectDelayMs = 500
+export const mcpMaxReconnectDelayMs = 30_000
+/** How long closing one MCP connection may take (a server that ignores the close) before it is left behind. */
+export const mcpCloseTimeoutMs = 5_000
+
+/** Characters of a tool's error message the model reads; a longer one is cut. */
+export const maxErrorMessageChars = 2_000
+/** Characters of a model-written tool name quoted back in an unknown_tool message. */
+export const maxQuotedToolNameChars = 80
+/** Tools listed in an unknown_tool message; the rest are counted. */
+export const maxListedTools = 20
+/** Characters of an upstream's refusal body quoted in a tool error. */
+export const maxQuotedBodyChars = 300
+/** Characters of a redirect's Location quoted in a tool error. */
+export const maxQuotedLocationChars = 200
+/** Bytes of an upstream's answer an HTTP tool reads, whatever Content-Length claims. */
+export const maxUpstreamResponseBytes = 1024 * 1024
+
+/** How often the event-loop delay and memory are sampled for overload protection. */
+export const pressureSampleIntervalMs = 500
+/** Longest interval between two checks of the connections' header and request timeouts. */
+export const connectionsCheckIntervalMs = 1_000
+/** Uncaught exceptions and rejections a minute past which the process exits (it is broken for good). */
+export const maxUncaughtFailuresPerMinute = 100

@@ -1,0 +1,79 @@
+import { z } from 'zod'
+import { RequestError } from '../errors.ts'
+import type { ToolDescription } from '../tools/tool.ts'
+import { anthropic } from './anthropic.ts'
+import { gemini } from './gemini.ts'
+import { ollama } from './ollama.ts'
+import { openaiChat } from './openai-chat.ts'
+import { openaiResponses } from './openai-responses.ts'
+import type { PayloadCalls } from './provider.ts'
+
+export type { RawToolCall } from './provider.ts'
+
+/** Every provider toolgate speaks. A new one is a module beside these and an entry here. */
+export const providers = [openaiChat, openaiResponses, anthropic, gemini, ollama] as const
+
+export type AnyProvider = (typeof providers)[number]
+export type ProviderName = AnyProvider['name']
+/** One answer in any provider's format. */
+export type ToolMessage = ReturnType<AnyProvider['answers']>[number]
+
+/** The providers as `?format=` names them. */
+export const providerNames = providers.map((provider) => provider.name) as [ProviderName, ...ProviderName[]]
+
+const byName = new Map<string, AnyProvider>(providers.map((provider) => [provider.name, provider]))
+
+export function providerNamed(name: ProviderName): AnyProvider {
+  const provider = byName.get(name)
+  if (provider === undefined) throw new Error(`invariant broken: no provider named ${name}`)
+  return provider
+}
+
+/** A body decoded: the provider it came from (whose answers it gets), its shape and its calls. */
+export interface DecodedPayload extends PayloadCalls {
+  provider: AnyProvider
+}
+
+// Responses first: each has fields of its own, and most bodies are one.
+const shapes = [
+  ...providers.map((provider) => ({ provider, shape: provider.payloads.response })),
+  ...providers.flatMap((provider) => (provider.payloads.streamed ?? []).map((shape) => ({ provider, shape }))),
+  ...providers.flatMap((provider) => (provider.payloads.parts ?? []).map((shape) => ({ provider, shape }))),
+].map(({ provider, shape }) => shape.schema.transform((decoded): DecodedPayload => ({ provider, ...decoded })))
+const described = [
+  ...providers.flatMap(({ payloads }) => [payloads.response, ...(payloads.parts ?? [])]),
+  ...providers.flatMap(({ payloads }) => payloads.streamed ?? []),
+].flatMap((shape) => (shape.described === undefined ? [] : [shape.described]))
+
+/** The body of POST /execute, decoded: which provider and shape it is follows from its fields. */
+export const payloadSchema = z
+  .union(shapes as unknown as [z.ZodType<DecodedPayload>, ...Array<z.ZodType<DecodedPayload>>])
+  .describe(`${described.slice(0, -1).join(', ')}, or ${String(described.at(-1))}`)
+
+/** Refuses a payload whose shape belongs to another provider than the one the client named. */
+export function assertProvider(payload: DecodedPayload, expected: ProviderName): void {
+  if (payload.provider.name !== expected) {
+    throw new RequestError('invalid_payload', `The body is not a ${expected} payload: its shape is that of a payload from ${payload.provider.name}.`, {
+      path: 'body',
+    })
+  }
+}
+
+/** Any provider's answer message, for the reply's schema. */
+export const toolMessageSchema = z.union(providers.map((provider) => provider.answerSchema) as unknown as [z.ZodType<ToolMessage>, ...Array<z.ZodType<ToolMessage>>])
+
+/** Any provider's `tools` parameter, for GET /tools' schema. */
+export const declarationsSchema = z.union(providers.map((provider) => provider.declarationsSchema) as unknown as [z.ZodType, ...z.ZodType[]])
+
+const declared = new WeakMap<readonly ToolDescription[], Map<ProviderName, unknown>>()
+
+/** The tools as the `tools` parameter of a request to `name`; made once per set of tools and provider. */
+export function declareTools(name: ProviderName, tools: readonly ToolDescription[]): unknown {
+  let perProvider = declared.get(tools)
+  if (perProvider === undefined) {
+    perProvider = new Map()
+    declared.set(tools, perProvider)
+  }
+  if (!perProvider.has(name)) perProvider.set(name, providerNamed(name).declare(tools))
+  return perProvider.get(name)
+}
