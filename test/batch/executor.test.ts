@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { pino } from 'pino'
 import { z } from 'zod'
+import type { AnsweredCall } from '../../src/batch/call-result.ts'
 import { Executor, type ExecutorOptions } from '../../src/batch/executor.ts'
 import { formatReply } from '../../src/batch/reply.ts'
 import type { RawToolCall } from '../../src/providers/provider.ts'
@@ -79,6 +80,34 @@ describe('Executor', () => {
     assert.equal(reply.status, 'complete')
     assert.equal(capped.stats.peak, 1)
     assert.equal(free.stats.peak, 3)
+  })
+
+  it("lets a tool's capped calls wait in its own queue, not in the shared slots", async () => {
+    // Two shared slots and three calls of a tool capped at one: the two waiting for the cap must not
+    // hold the second slot, or the free call behind them would wait for the first capped one.
+    const gate = Promise.withResolvers<undefined>()
+    const capped = defineTool({ name: 'capped', description: 'Waits for the gate.', inputSchema: z.object({}), concurrency: 1, execute: () => gate.promise })
+    let freeAnswered = false
+    const gateway = executor([capped, sleepTool], { concurrency: 2 })
+    const observer = { callAnswered: ({ result }: AnsweredCall) => (freeAnswered ||= result.id === 'free') }
+    const pending = gateway.execute([call('capped1', 'capped'), call('capped2', 'capped'), call('capped3', 'capped'), call('free', 'sleep', { ms: 1 })], { log, observer })
+    try {
+      await waitFor(() => freeAnswered, 'the free call to be answered while the capped ones hold their own queue')
+    } finally {
+      gate.resolve(undefined)
+    }
+    assert.equal(formatReply(await pending).status, 'complete')
+  })
+
+  it("keeps a tool's concurrency cap across a reload that leaves the cap unchanged", async () => {
+    const { tool, stats } = concurrencyProbe('capped', 100, { concurrency: 1 })
+    const gateway = executor([tool])
+    const before = gateway.execute([call('before', 'capped')], { log })
+    await waitFor(() => stats.running === 1, 'the first call to start')
+    gateway.replaceRegistry(new ToolRegistry([{ ...tool, description: 'The same cap, reloaded.' }]))
+    const after = gateway.execute([call('after', 'capped')], { log })
+    assert.deepEqual([formatReply(await before).status, formatReply(await after).status], ['complete', 'complete'])
+    assert.equal(stats.peak, 1, 'the call after the reload waited for the one before it')
   })
 
   it('cuts a hung tool at its deadline while the other calls succeed', async () => {
