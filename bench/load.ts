@@ -7,7 +7,7 @@ import autocannon from 'autocannon'
 
 const [url = '', bodyFile = '', check = 'execute', connections = '16', seconds = '10'] = process.argv.slice(2)
 const body = readFileSync(bodyFile, 'utf8')
-const expectedCalls = (JSON.parse(body) as { tool_calls?: unknown[]; choices?: Array<{ message: { tool_calls: unknown[] } }> })
+const expectedCalls = JSON.parse(body) as { tool_calls?: unknown[]; choices?: Array<{ message: { tool_calls: unknown[] } }> }
 const callCount = (expectedCalls.tool_calls ?? expectedCalls.choices?.[0]?.message.tool_calls ?? []).length
 let checked = 0
 let mismatched = 0
@@ -18,9 +18,11 @@ function verify(status: number, text: string): void {
   try {
     const reply = JSON.parse(text) as { status?: string; messages?: unknown[] }
     const ok =
-      check === 'echo' ? text === body || JSON.stringify(reply) === JSON.stringify(JSON.parse(body))
-      : check === 'python' ? Array.isArray(reply.messages) && reply.messages.length === callCount
-      : reply.status === 'complete' && reply.messages?.length === callCount
+      check === 'echo'
+        ? text === body || JSON.stringify(reply) === JSON.stringify(JSON.parse(body))
+        : check === 'python'
+          ? Array.isArray(reply.messages) && reply.messages.length === callCount
+          : reply.status === 'complete' && reply.messages?.length === callCount
     if (!ok) mismatched++
   } catch {
     mismatched++
@@ -35,7 +37,13 @@ const result = await autocannon({
   connections: Number(connections),
   duration: Number(seconds),
   ignoreCoordinatedOmission: false,
-  requests: [{ onResponse: (status: number, responseBody: string) => { verify(status, responseBody) } }],
+  requests: [
+    {
+      onResponse: (status: number, responseBody: string) => {
+        verify(status, responseBody)
+      },
+    },
+  ],
 })
 process.stdout.write(
   `${JSON.stringify({

@@ -53,7 +53,8 @@ async function post(url: string, body: string): Promise<{ ms: number; reply: Exe
   const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
   const reply = (await response.json()) as ExecuteReply
   const ms = performance.now() - started
-  if (response.status !== 200 || reply.status !== 'complete') throw new Error(`${url}: HTTP ${String(response.status)} ${JSON.stringify(reply).slice(0, 300)}`)
+  if (response.status !== 200 || reply.status !== 'complete')
+    throw new Error(`${url}: HTTP ${String(response.status)} ${JSON.stringify(reply).slice(0, 300)}`)
   return { ms, reply }
 }
 
@@ -133,10 +134,17 @@ interface LoadResult {
 async function load(url: string, body: string, check: 'execute' | 'echo' | 'python'): Promise<LoadResult> {
   const bodyFile = join(tmpdir(), `toolgate-bench-body-${String(process.pid)}-${check}.json`)
   await writeFile(bodyFile, body)
-  const line = await start(node, [new URL('./load.ts', benchDir).pathname, url, bodyFile, check, String(connections), String(loadSeconds)], {}, /^\{/)
+  const line = await start(
+    node,
+    [new URL('./load.ts', benchDir).pathname, url, bodyFile, check, String(connections), String(loadSeconds)],
+    {},
+    /^\{/,
+  )
   const result = JSON.parse(line) as LoadResult
   if (result.non2xx + result.errors + result.mismatched > 0) {
-    log(`  ! ${url}: ${String(result.non2xx)} non-2xx, ${String(result.errors)} errors, ${String(result.mismatched)} bodies that failed the check`)
+    log(
+      `  ! ${url}: ${String(result.non2xx)} non-2xx, ${String(result.errors)} errors, ${String(result.mismatched)} bodies that failed the check`,
+    )
   }
   return result
 }
@@ -153,9 +161,10 @@ const machine = {
 log(`toolgate benchmark on ${machine.cpu}, ${String(machine.cores)} cores, Node ${machine.node}${quick ? ' (quick run)' : ''}`)
 
 try {
-  const upstreams = JSON.parse(
-    await start(node, [new URL('./upstreams.ts', benchDir).pathname], { LATENCY_MS: '100' }, /^\{/),
-  ) as { waitUrl: string; openMeteoUrl: string }
+  const upstreams = JSON.parse(await start(node, [new URL('./upstreams.ts', benchDir).pathname], { LATENCY_MS: '100' }, /^\{/)) as {
+    waitUrl: string
+    openMeteoUrl: string
+  }
   const gateway = await startServer('gateway.ts', {
     WAIT_URL: upstreams.waitUrl,
     OPEN_METEO_GEOCODING_URL: upstreams.openMeteoUrl,
@@ -178,7 +187,9 @@ try {
     sequential: { medianMs: round(median(referenceSequential)), p95Ms: round(p95(referenceSequential)) },
     speedup: round(median(referenceSequential) / median(referenceParallel), 2),
   }
-  log(`  parallel ${String(sectionA.parallel.medianMs)} ms (p95 ${String(sectionA.parallel.p95Ms)}), sequential ${String(sectionA.sequential.medianMs)} ms (p95 ${String(sectionA.sequential.p95Ms)}), speed-up ${String(sectionA.speedup)}x`)
+  log(
+    `  parallel ${String(sectionA.parallel.medianMs)} ms (p95 ${String(sectionA.parallel.p95Ms)}), sequential ${String(sectionA.sequential.medianMs)} ms (p95 ${String(sectionA.sequential.p95Ms)}), speed-up ${String(sectionA.speedup)}x`,
+  )
 
   // b. Scaling: N calls each waiting 50 ms on a local upstream.
   log('\nb. scaling (N calls x 50 ms on a local upstream, concurrency 64)')
@@ -201,28 +212,48 @@ try {
       directFanOutMs: round(median(direct)),
     }
     sectionB.push(row)
-    log(`  N=${String(calls).padEnd(3)} parallel ${String(row.parallelMs)} ms (p95 ${String(row.parallelP95Ms)}), sequential ${String(row.sequentialMs)} ms, ideal ${String(idealMs)} ms, overhead ${String(row.overheadMs)} ms; batch as timed in the gateway ${String(row.gatewayWallMs)} ms; the same fetches straight from the client: ${String(row.directFanOutMs)} ms`)
+    log(
+      `  N=${String(calls).padEnd(3)} parallel ${String(row.parallelMs)} ms (p95 ${String(row.parallelP95Ms)}), sequential ${String(row.sequentialMs)} ms, ideal ${String(idealMs)} ms, overhead ${String(row.overheadMs)} ms; batch as timed in the gateway ${String(row.gatewayWallMs)} ms; the same fetches straight from the client: ${String(row.directFanOutMs)} ms`,
+    )
   }
 
   // c. Throughput against a bare Fastify route echoing the same body; d. the Python baseline.
   log(`\nc. throughput (autocannon, ${String(connections)} connections, ${String(loadSeconds)} s each, bodies checked)`)
   const echo = await startServer('echo.ts', {})
-  const noopBody = message([['noop_a', { a: 'x' }], ['noop_b', { a: 'x' }], ['noop_c', { a: 'x' }]])
-  const clockBody = message([['get_time', { timezone: 'Asia/Tokyo' }], ['get_date', { timezone: 'Asia/Tokyo' }], ['get_time', { timezone: 'Europe/Paris' }]])
+  const noopBody = message([
+    ['noop_a', { a: 'x' }],
+    ['noop_b', { a: 'x' }],
+    ['noop_c', { a: 'x' }],
+  ])
+  const clockBody = message([
+    ['get_time', { timezone: 'Asia/Tokyo' }],
+    ['get_date', { timezone: 'Asia/Tokyo' }],
+    ['get_time', { timezone: 'Europe/Paris' }],
+  ])
   const sectionC = {
     noop: { toolgate: await load(`${gateway}/execute`, noopBody, 'execute'), bareFastify: await load(`${echo}/echo`, noopBody, 'echo') },
-    builtinClock: { toolgate: await load(`${gateway}/execute`, clockBody, 'execute'), bareFastify: await load(`${echo}/echo`, clockBody, 'echo') },
+    builtinClock: {
+      toolgate: await load(`${gateway}/execute`, clockBody, 'execute'),
+      bareFastify: await load(`${echo}/echo`, clockBody, 'echo'),
+    },
   }
   const ratio = (a: LoadResult, b: LoadResult) => round(a.requestsPerSecond / b.requestsPerSecond, 2)
   for (const [label, pair] of Object.entries(sectionC)) {
-    log(`  ${label.padEnd(13)} toolgate ${String(round(pair.toolgate.requestsPerSecond, 0))} req/s (p50 ${String(pair.toolgate.latencyP50Ms)} ms, p99 ${String(pair.toolgate.latencyP99Ms)} ms), bare Fastify ${String(round(pair.bareFastify.requestsPerSecond, 0))} req/s (p50 ${String(pair.bareFastify.latencyP50Ms)}, p99 ${String(pair.bareFastify.latencyP99Ms)}): ${String(ratio(pair.toolgate, pair.bareFastify))}x`)
+    log(
+      `  ${label.padEnd(13)} toolgate ${String(round(pair.toolgate.requestsPerSecond, 0))} req/s (p50 ${String(pair.toolgate.latencyP50Ms)} ms, p99 ${String(pair.toolgate.latencyP99Ms)} ms), bare Fastify ${String(round(pair.bareFastify.requestsPerSecond, 0))} req/s (p50 ${String(pair.bareFastify.latencyP50Ms)}, p99 ${String(pair.bareFastify.latencyP99Ms)}): ${String(ratio(pair.toolgate, pair.bareFastify))}x`,
+    )
   }
 
   log('\nd. the reference sketch as a baseline (Python ThreadPoolExecutor(max_workers=4), same time/date batch)')
-  const pythonPort = /listening on (\d+)/.exec(await start('python3', [new URL('baseline_server.py', benchDir).pathname, '0'], {}, /listening on \d+/))?.[1] ?? ''
+  const pythonPort =
+    /listening on (\d+)/.exec(
+      await start('python3', [new URL('baseline_server.py', benchDir).pathname, '0'], {}, /listening on \d+/),
+    )?.[1] ?? ''
   const python = await load(`http://127.0.0.1:${pythonPort}/execute`, clockBody, 'python')
   const sectionD = { python, toolgate: sectionC.builtinClock.toolgate, ratio: ratio(sectionC.builtinClock.toolgate, python) }
-  log(`  python ${String(round(python.requestsPerSecond, 0))} req/s (p50 ${String(python.latencyP50Ms)} ms, p99 ${String(python.latencyP99Ms)} ms); toolgate ${String(sectionD.ratio)}x`)
+  log(
+    `  python ${String(round(python.requestsPerSecond, 0))} req/s (p50 ${String(python.latencyP50Ms)} ms, p99 ${String(python.latencyP99Ms)} ms); toolgate ${String(sectionD.ratio)}x`,
+  )
 
   // e. CPU-bound tools: 4 calls burning 20 ms of CPU each.
   log('\ne. CPU-bound tools (4 calls x 20 ms of CPU)')
@@ -251,16 +282,30 @@ try {
   const sectionF = Object.fromEntries(Object.entries(inProcess).map(([name, us]) => [name, round(us, 1)]))
   for (const [name, us] of Object.entries(sectionF)) log(`  ${name.padEnd(18)} ${String(us)} us per batch`)
 
-  const results = { machine, a: sectionA, b: sectionB, c: sectionC, d: sectionD, e: sectionE, f: sectionF, settings: { connections, loadSeconds, quick } }
+  const results = {
+    machine,
+    a: sectionA,
+    b: sectionB,
+    c: sectionC,
+    d: sectionD,
+    e: sectionE,
+    f: sectionF,
+    settings: { connections, loadSeconds, quick },
+  }
   await writeFile(new URL('latest.json', resultsDir), `${JSON.stringify(results, null, 2)}\n`)
   await writeFile(new URL('latest.md', resultsDir), table(results))
   await writeFile(
     new URL('scaling.svg', resultsDir),
-    lineChartSvg(`toolgate: N calls x ${String(latencyMs)} ms upstream (${machine.node}, ${String(machine.cores)} cores)`, 'calls in the batch (N)', 'wall time (ms)', [
-      { label: 'sequential', color: '#c0392b', points: sectionB.map((row) => [row.calls, row.sequentialMs]) },
-      { label: 'parallel (median)', color: '#2471a3', points: sectionB.map((row) => [row.calls, row.parallelMs]) },
-      { label: 'ideal parallel', color: '#7f8c8d', dashed: true, points: sectionB.map((row) => [row.calls, row.idealMs]) },
-    ]),
+    lineChartSvg(
+      `toolgate: N calls x ${String(latencyMs)} ms upstream (${machine.node}, ${String(machine.cores)} cores)`,
+      'calls in the batch (N)',
+      'wall time (ms)',
+      [
+        { label: 'sequential', color: '#c0392b', points: sectionB.map((row) => [row.calls, row.sequentialMs]) },
+        { label: 'parallel (median)', color: '#2471a3', points: sectionB.map((row) => [row.calls, row.parallelMs]) },
+        { label: 'ideal parallel', color: '#7f8c8d', dashed: true, points: sectionB.map((row) => [row.calls, row.idealMs]) },
+      ],
+    ),
   )
   log('\nwrote bench/results/latest.md, latest.json and scaling.svg')
 } catch (error) {
@@ -319,7 +364,10 @@ function table(r: {
     '',
     '| tool | parallel | sequential |',
     '| --- | ---: | ---: |',
-    ...Object.entries(r.e).map(([tool, row]) => `| ${tool === 'burn_main' ? 'on the event loop' : 'on the worker pool'} | ${String(row.parallelMs)} | ${String(row.sequentialMs)} |`),
+    ...Object.entries(r.e).map(
+      ([tool, row]) =>
+        `| ${tool === 'burn_main' ? 'on the event loop' : 'on the worker pool'} | ${String(row.parallelMs)} | ${String(row.sequentialMs)} |`,
+    ),
     '',
     '**f. In-process cost** of one batch of three instant calls (µs, median of rounds):',
     '',
@@ -330,4 +378,3 @@ function table(r: {
   ]
   return `${lines.join('\n')}\n`
 }
-

@@ -8,9 +8,7 @@ import { startOpenMeteoStub } from '../test/helpers/open-meteo-stub.ts'
 
 const runs = Number(process.argv[2] ?? 7)
 const stub = await startOpenMeteoStub({ latencyMs: 100 })
-const app = await buildApp(
-  loadConfig({ LOG_LEVEL: 'warn', OPEN_METEO_GEOCODING_URL: stub.url, OPEN_METEO_FORECAST_URL: stub.url }),
-)
+const app = await buildApp(loadConfig({ LOG_LEVEL: 'warn', OPEN_METEO_GEOCODING_URL: stub.url, OPEN_METEO_FORECAST_URL: stub.url }))
 await app.listen({ host: '127.0.0.1', port: 0 })
 const { port } = app.server.address() as { port: number }
 const body = JSON.stringify({

@@ -27,8 +27,13 @@ const adminRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
     {
       config: { kind: 'admin' },
       schema: {
-        summary: 'Reread TOOLGATE_CONFIG and TOOLGATE_API_KEYS_FILE and put their tools and keys in service; calls in flight finish on the old tools',
-        response: { 200: z.object({ status: z.literal('reloaded'), tools: z.array(z.string()) }), 401: errorReplySchema, 422: errorReplySchema },
+        summary:
+          'Reread TOOLGATE_CONFIG and TOOLGATE_API_KEYS_FILE and put their tools and keys in service; calls in flight finish on the old tools',
+        response: {
+          200: z.object({ status: z.literal('reloaded'), tools: z.array(z.string()) }),
+          401: errorReplySchema,
+          422: errorReplySchema,
+        },
       },
     },
     async () => {
@@ -36,7 +41,10 @@ const adminRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
         return { status: 'reloaded' as const, tools: await app.reloadTools() }
       } catch (error) {
         if (error instanceof ConfigFileError || error instanceof ToolDefinitionError) {
-          throw new RequestError('invalid_config', `The configuration was refused; the tools and keys in service are unchanged. ${error.message}`)
+          throw new RequestError(
+            'invalid_config',
+            `The configuration was refused; the tools and keys in service are unchanged. ${error.message}`,
+          )
         }
         throw error
       }

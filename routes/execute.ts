@@ -20,8 +20,13 @@ const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
           mode: z
             .enum(['parallel', 'sequential', 'validate'])
             .default('parallel')
-            .describe('sequential runs the same calls one at a time, to compare on the same gateway; validate checks every call (tool, arguments) and runs none.'),
-          format: z.enum(providerNames).optional().describe("The provider the payload must come from; by default it is told by the payload's shape."),
+            .describe(
+              'sequential runs the same calls one at a time, to compare on the same gateway; validate checks every call (tool, arguments) and runs none.',
+            ),
+          format: z
+            .enum(providerNames)
+            .optional()
+            .describe("The provider the payload must come from; by default it is told by the payload's shape."),
         }),
         body: payloadSchema,
         response: {

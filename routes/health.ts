@@ -4,7 +4,10 @@ import { z } from 'zod'
 const healthRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
   app.get(
     '/healthz',
-    { config: { kind: 'liveness' }, schema: { summary: 'Liveness: the process answers', response: { 200: z.object({ status: z.literal('ok') }) } } },
+    {
+      config: { kind: 'liveness' },
+      schema: { summary: 'Liveness: the process answers', response: { 200: z.object({ status: z.literal('ok') }) } },
+    },
     () => ({ status: 'ok' as const }),
   )
   app.get(

@@ -52,26 +52,46 @@ export const requestErrorCodes = {
   invalid_query: { status: 400, description: 'A query parameter has a value outside its allowed set; `path` names it.' },
   duplicate_tool_call_id: { status: 400, description: 'Two calls in the payload share one id; `path` names the second.' },
   too_many_calls: { status: 400, description: 'The payload holds more calls than TOOLGATE_MAX_CALLS_PER_REQUEST.' },
-  unauthorized: { status: 401, description: 'The route wants `Authorization: Bearer <key>`: one of TOOLGATE_API_KEYS, or TOOLGATE_ADMIN_KEY for the admin route.' },
+  unauthorized: {
+    status: 401,
+    description: 'The route wants `Authorization: Bearer <key>`: one of TOOLGATE_API_KEYS, or TOOLGATE_ADMIN_KEY for the admin route.',
+  },
   forbidden_origin: { status: 403, description: 'The request comes from a browser origin that is not in TOOLGATE_ALLOWED_ORIGINS.' },
   request_timeout: {
     status: 408,
-    description: 'The client sent its headers (TOOLGATE_HEADERS_TIMEOUT_MS) or its whole request (TOOLGATE_REQUEST_TIMEOUT_MS) too slowly; the connection is closed.',
+    description:
+      'The client sent its headers (TOOLGATE_HEADERS_TIMEOUT_MS) or its whole request (TOOLGATE_REQUEST_TIMEOUT_MS) too slowly; the connection is closed.',
   },
   headers_too_large: { status: 431, description: 'The request headers are larger than the server accepts (16 KiB).' },
-  rate_limited: { status: 429, description: 'The API key (or, without keys, the client address) made more requests this minute than its limit. Retry after `Retry-After` seconds.' },
+  rate_limited: {
+    status: 429,
+    description:
+      'The API key (or, without keys, the client address) made more requests this minute than its limit. Retry after `Retry-After` seconds.',
+  },
   not_found: { status: 404, description: 'No such route.' },
   body_too_large: { status: 413, description: 'The body is larger than TOOLGATE_MAX_BODY_BYTES.' },
-  unsupported_media_type: { status: 415, description: 'The body is neither application/json nor text/event-stream (a streamed completion).' },
+  unsupported_media_type: {
+    status: 415,
+    description: 'The body is neither application/json nor text/event-stream (a streamed completion).',
+  },
   bad_request: { status: 400, description: 'The HTTP request itself is malformed.' },
-  invalid_config: { status: 422, description: 'A reload found the configuration file or the keys file invalid; the tools and keys in service are unchanged.' },
+  invalid_config: {
+    status: 422,
+    description: 'A reload found the configuration file or the keys file invalid; the tools and keys in service are unchanged.',
+  },
   overloaded: {
     status: 503,
     description:
       'Too many abandoned calls (tools that ignored their timeout still running, past TOOLGATE_MAX_ABANDONED_CALLS), or the event loop or memory past its limit; nothing ran. Retry after `Retry-After` seconds.',
   },
-  shutting_down: { status: 503, description: 'The gateway received SIGTERM: it finishes the batches in flight and takes no new work (/readyz answers this too).' },
-  queue_full: { status: 503, description: 'Admitting the calls would exceed TOOLGATE_MAX_QUEUED_CALLS; nothing ran. Retry after `Retry-After` seconds.' },
+  shutting_down: {
+    status: 503,
+    description: 'The gateway received SIGTERM: it finishes the batches in flight and takes no new work (/readyz answers this too).',
+  },
+  queue_full: {
+    status: 503,
+    description: 'Admitting the calls would exceed TOOLGATE_MAX_QUEUED_CALLS; nothing ran. Retry after `Retry-After` seconds.',
+  },
   internal_error: { status: 500, description: 'An unexpected failure; details are in the log, not in the reply.' },
 } as const satisfies Record<string, { status: number; description: string }>
 

@@ -217,12 +217,20 @@ describe('faults of in-process tools', () => {
         return new Promise<never>(() => undefined)
       },
     })
-    const { app, lines } = await injectToolFault(t, tool, {}, { code: 'timeout', message: /^hang_forever did not finish within its deadline of 150 ms$/ })
+    const { app, lines } = await injectToolFault(
+      t,
+      tool,
+      {},
+      { code: 'timeout', message: /^hang_forever did not finish within its deadline of 150 ms$/ },
+    )
     // Its slot is free (checked above); the gateway still counts the tool that never stops.
     assert.equal(app.executor.stats.abandoned, 1)
     const answered = lines.find((line) => line.msg === 'call answered' && line.callId === 'call_fault')
     // At its own deadline, not the server's 30 s default: generous bounds that only prove that.
-    assert.ok(Number(answered?.durationMs) >= 140 && Number(answered?.durationMs) < 10_000, `answered after ${String(answered?.durationMs)} ms`)
+    assert.ok(
+      Number(answered?.durationMs) >= 140 && Number(answered?.durationMs) < 10_000,
+      `answered after ${String(answered?.durationMs)} ms`,
+    )
     assert.equal(sawAbort, true, 'the tool was told at the deadline')
   })
 
@@ -236,34 +244,45 @@ describe('faults of in-process tools', () => {
     }
   }
 
-  it(
-    'answers tool_error with a message a model can act on for a tool that throws an empty string',
-    async (t) => {
-      await injectToolFault(t, throwingTool('throws_empty', 'async', () => ''), {}, { code: 'tool_error', message: /\S/ })
-    },
-  )
+  it('answers tool_error with a message a model can act on for a tool that throws an empty string', async (t) => {
+    await injectToolFault(
+      t,
+      throwingTool('throws_empty', 'async', () => ''),
+      {},
+      { code: 'tool_error', message: /\S/ },
+    )
+  })
 
-  it(
-    'answers tool_error for a tool that synchronously throws an object every operation on fails (a revoked Proxy)',
-    async (t) => {
-      await injectToolFault(t, throwingTool('throws_revoked', 'sync', revokedProxy), {}, { code: 'tool_error', message: /unprintable value was thrown/ })
-    },
-  )
+  it('answers tool_error for a tool that synchronously throws an object every operation on fails (a revoked Proxy)', async (t) => {
+    await injectToolFault(
+      t,
+      throwingTool('throws_revoked', 'sync', revokedProxy),
+      {},
+      { code: 'tool_error', message: /unprintable value was thrown/ },
+    )
+  })
 
-  it(
-    'answers tool_error at once for a tool that rejects with a revoked Proxy',
-    async (t) => {
-      await injectToolFault(t, throwingTool('rejects_revoked', 'async', revokedProxy, 300), {}, { code: 'tool_error', message: /unprintable value was thrown/ })
-    },
-  )
+  it('answers tool_error at once for a tool that rejects with a revoked Proxy', async (t) => {
+    await injectToolFault(
+      t,
+      throwingTool('rejects_revoked', 'async', revokedProxy, 300),
+      {},
+      { code: 'tool_error', message: /unprintable value was thrown/ },
+    )
+  })
 
   it('answers invalid_result for a tool that returns a circular object', async (t) => {
     const cycle: Record<string, unknown> = { name: 'loop' }
     cycle.self = cycle
-    await injectToolFault(t, returningTool('returns_cycle', () => cycle), {}, {
-      code: 'invalid_result',
-      message: /^returns_cycle returned a value that cannot be serialized as JSON: Converting circular structure to JSON/,
-    })
+    await injectToolFault(
+      t,
+      returningTool('returns_cycle', () => cycle),
+      {},
+      {
+        code: 'invalid_result',
+        message: /^returns_cycle returned a value that cannot be serialized as JSON: Converting circular structure to JSON/,
+      },
+    )
   })
 
   const unserializable: Array<[string, () => unknown, RegExp]> = [
@@ -288,7 +307,12 @@ describe('faults of in-process tools', () => {
   }
 
   it('answers null for a tool that returns undefined (nothing to say is not a failure)', async (t) => {
-    await injectToolFault(t, returningTool('returns_undefined', () => undefined), {}, { ok: true, output: null })
+    await injectToolFault(
+      t,
+      returningTool('returns_undefined', () => undefined),
+      {},
+      { ok: true, output: null },
+    )
   })
 
   it('answers timeout, then absorbs the rejection of a tool that rejects after its deadline passed', async (t) => {
@@ -307,41 +331,46 @@ describe('faults of in-process tools', () => {
         }),
     })
     const settled = watchUnhandled()
-    const { app, lines } = await injectToolFault(t, tool, {}, { code: 'timeout', message: /^rejects_late did not finish within its deadline of 100 ms$/ })
+    const { app, lines } = await injectToolFault(
+      t,
+      tool,
+      {},
+      { code: 'timeout', message: /^rejects_late did not finish within its deadline of 100 ms$/ },
+    )
     await waitFor(() => rejected, 'the late rejection')
     await waitFor(() => app.executor.stats.abandoned === 0, 'the gateway to stop counting the abandoned call')
     // The gateway saw it settle (and logged how far past its deadline), and nothing else happened.
-    await waitFor(() => lines.some((line) => line.msg === 'cancelled tool settled' && line.callId === 'call_fault'), 'the overrun to be logged')
+    await waitFor(
+      () => lines.some((line) => line.msg === 'cancelled tool settled' && line.callId === 'call_fault'),
+      'the overrun to be logged',
+    )
     await delay(20)
     settled()
     assert.equal(answersOf(lines, 'call_fault'), 1, 'the late rejection is not a second answer')
   })
 
-  it(
-    'raises no unhandled rejection for a tool that rejects with a revoked Proxy after its deadline',
-    async (t) => {
-      let rejected = false
-      const tool = defineTool({
-        name: 'rejects_revoked_late',
-        description: 'Rejects with a revoked Proxy after its deadline.',
-        inputSchema: z.object({}),
-        timeoutMs: 60,
-        execute: () =>
-          new Promise<never>((_resolve, reject) => {
-            setTimeout(() => {
-              rejected = true
-              // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- rejecting with a hostile non-Error is the fault
-              reject(revokedProxy())
-            }, 150)
-          }),
-      })
-      const settled = watchUnhandled()
-      await injectToolFault(t, tool, {}, { code: 'timeout', message: /did not finish within its deadline of 60 ms/ })
-      await waitFor(() => rejected, 'the late rejection')
-      await delay(20)
-      settled()
-    },
-  )
+  it('raises no unhandled rejection for a tool that rejects with a revoked Proxy after its deadline', async (t) => {
+    let rejected = false
+    const tool = defineTool({
+      name: 'rejects_revoked_late',
+      description: 'Rejects with a revoked Proxy after its deadline.',
+      inputSchema: z.object({}),
+      timeoutMs: 60,
+      execute: () =>
+        new Promise<never>((_resolve, reject) => {
+          setTimeout(() => {
+            rejected = true
+            // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- rejecting with a hostile non-Error is the fault
+            reject(revokedProxy())
+          }, 150)
+        }),
+    })
+    const settled = watchUnhandled()
+    await injectToolFault(t, tool, {}, { code: 'timeout', message: /did not finish within its deadline of 60 ms/ })
+    await waitFor(() => rejected, 'the late rejection')
+    await delay(20)
+    settled()
+  })
 
   it('answers once, with what it resolved, a tool that resolves and then rejects and throws', async (t) => {
     const tool = defineTool({
@@ -359,29 +388,26 @@ describe('faults of in-process tools', () => {
     await injectToolFault(t, tool, {}, { ok: true, output: { rows: 2 } })
   })
 
-  it(
-    'answers what a tool resolved even if it keeps writing into that value afterwards',
-    async (t) => {
-      const tool = defineTool({
-        name: 'keeps_writing',
-        description: 'Resolves, then keeps filling in what it returned.',
-        inputSchema: z.object({}),
-        execute: () => {
-          const result: Record<string, unknown> = { rows: [1, 2] }
-          setTimeout(() => {
-            result.partial = true
-            result.self = result
-          }, 10)
-          return result
-        },
-      })
-      const gateway = await inProcessGateway(t, [tool])
-      // A slower healthy call keeps the batch open while the tool writes.
-      const calls: CallSpec[] = [...around(['call_fault', 'keeps_writing', {}]), ['call_slow', 'sleep', { ms: 150 }]]
-      assertAnswered(await execute(gateway.base, calls), calls, gateway.lines, { id: 'call_fault', ok: true, output: { rows: [1, 2] } })
-      await assertStillServing(gateway)
-    },
-  )
+  it('answers what a tool resolved even if it keeps writing into that value afterwards', async (t) => {
+    const tool = defineTool({
+      name: 'keeps_writing',
+      description: 'Resolves, then keeps filling in what it returned.',
+      inputSchema: z.object({}),
+      execute: () => {
+        const result: Record<string, unknown> = { rows: [1, 2] }
+        setTimeout(() => {
+          result.partial = true
+          result.self = result
+        }, 10)
+        return result
+      },
+    })
+    const gateway = await inProcessGateway(t, [tool])
+    // A slower healthy call keeps the batch open while the tool writes.
+    const calls: CallSpec[] = [...around(['call_fault', 'keeps_writing', {}]), ['call_slow', 'sleep', { ms: 150 }]]
+    assertAnswered(await execute(gateway.base, calls), calls, gateway.lines, { id: 'call_fault', ok: true, output: { rows: [1, 2] } })
+    await assertStillServing(gateway)
+  })
 })
 
 interface Received {
@@ -491,20 +517,17 @@ describe('faults of HTTP-tool upstreams', () => {
     await injectHttpFault(gateway, { code: 'tool_error', message: /\S/ })
   })
 
-  it(
-    'names the endpoint, and retries an idempotent tool, when the connection drops mid-body',
-    async (t) => {
-      const server = await upstream(t, (_request, response) => {
-        response.writeHead(200, { 'content-type': 'application/json' })
-        response.write('{"order_id":"ord_1","sta')
-        setTimeout(() => response.socket?.destroy(), 10)
-      })
-      const gateway = await httpGateway(t, server.url, retried)
-      const result = await injectHttpFault(gateway, { code: 'tool_error', message: /^lookup's endpoint .*(closed|reset|dropped|terminated)/ })
-      assert.equal(result.attempts, 3)
-      assert.equal(server.received.length, 3)
-    },
-  )
+  it('names the endpoint, and retries an idempotent tool, when the connection drops mid-body', async (t) => {
+    const server = await upstream(t, (_request, response) => {
+      response.writeHead(200, { 'content-type': 'application/json' })
+      response.write('{"order_id":"ord_1","sta')
+      setTimeout(() => response.socket?.destroy(), 10)
+    })
+    const gateway = await httpGateway(t, server.url, retried)
+    const result = await injectHttpFault(gateway, { code: 'tool_error', message: /^lookup's endpoint .*(closed|reset|dropped|terminated)/ })
+    assert.equal(result.attempts, 3)
+    assert.equal(server.received.length, 3)
+  })
 
   it('answers timeout at the deadline for an upstream that drips its body byte by byte, and hangs up on it', async (t) => {
     let writes = 0
@@ -535,7 +558,10 @@ describe('faults of HTTP-tool upstreams', () => {
         response.writeHead(200, { 'content-type': 'application/json' }).end(Buffer.from(body, 'latin1'))
       })
       const gateway = await httpGateway(t, server.url, retried)
-      const result = await injectHttpFault(gateway, { code: 'tool_error', message: /^lookup's endpoint answered a body that is not valid JSON$/ })
+      const result = await injectHttpFault(gateway, {
+        code: 'tool_error',
+        message: /^lookup's endpoint answered a body that is not valid JSON$/,
+      })
       assert.equal(result.attempts, 1)
       assert.equal(server.received.length, 1)
     })
@@ -565,7 +591,10 @@ describe('faults of HTTP-tool upstreams', () => {
         response.writeHead(status, { location: `${other.url}/steal` }).end()
       })
       const gateway = await httpGateway(t, `${server.url}/orders`, retried)
-      const result = await injectHttpFault(gateway, { code: 'tool_error', message: new RegExp(`answered a redirect \\(HTTP ${String(status)}\\) to ${other.url}/steal`) })
+      const result = await injectHttpFault(gateway, {
+        code: 'tool_error',
+        message: new RegExp(`answered a redirect \\(HTTP ${String(status)}\\) to ${other.url}/steal`),
+      })
       assert.equal(result.attempts, 1)
       assert.equal(other.received.length, 0)
     })
@@ -659,7 +688,7 @@ describe('faults of MCP servers', () => {
     const calls = around(['call_mcp', 'dying__hang', {}])
     const pending = execute(gateway.base, calls)
     let pid = 0
-    await waitForAsync(async () => ((pid = (await server.events('hang'))[0] ?? 0) > 0), 'the call to reach the MCP server')
+    await waitForAsync(async () => (pid = (await server.events('hang'))[0] ?? 0) > 0, 'the call to reach the MCP server')
     process.kill(pid, 'SIGKILL')
     assertAnswered(await pending, calls, lines, {
       id: 'call_mcp',
@@ -669,7 +698,11 @@ describe('faults of MCP servers', () => {
     await waitFor(() => !isAlive(pid), 'the killed server to be gone')
     await assertStillServing(gateway)
     // It is started again, and its tools serve again.
-    await waitFor(() => app.toolSources.mcpServers[0]?.connected === true && app.registry.get('dying__add') !== undefined, 'the server to come back', 10_000)
+    await waitFor(
+      () => app.toolSources.mcpServers[0]?.connected === true && app.registry.get('dying__add') !== undefined,
+      'the server to come back',
+      10_000,
+    )
     const again = await execute(gateway.base, around(['call_add', 'dying__add', { a: 1, b: 2 }]))
     assert.deepEqual(
       again.reply.results.map((result) => [result.id, result.ok]),

@@ -46,7 +46,8 @@ function inspectArguments(root: unknown): void {
   for (let value = stack.pop(); stack.length > 0 || value !== undefined; value = stack.pop()) {
     if (typeof value !== 'object' || value === null) continue
     const prototype: unknown = Object.getPrototypeOf(value)
-    if (!Array.isArray(value) && prototype !== Object.prototype && prototype !== null) violations.push('an argument object with a foreign prototype')
+    if (!Array.isArray(value) && prototype !== Object.prototype && prototype !== null)
+      violations.push('an argument object with a foreign prototype')
     for (const key of Object.keys(value)) {
       if (forbiddenKeys.includes(key)) violations.push(`an argument object with an own ${key} key`)
       stack.push((value as Record<string, unknown>)[key])
@@ -72,7 +73,9 @@ const toolNames = new Set(['get_time', 'get_date', 'echo'])
 // ---------------------------------------------------------------------------------------------
 
 const guardedPrototypes = [Object.prototype, Array.prototype, Function.prototype, String.prototype, Number.prototype, Boolean.prototype]
-const pristine = guardedPrototypes.map((prototype) => Reflect.ownKeys(prototype).map((key) => ({ key, descriptor: Object.getOwnPropertyDescriptor(prototype, key) })))
+const pristine = guardedPrototypes.map((prototype) =>
+  Reflect.ownKeys(prototype).map((key) => ({ key, descriptor: Object.getOwnPropertyDescriptor(prototype, key) })),
+)
 const probeKeys = ['polluted', 'isAdmin', 'prototype', 'foo', 'x']
 
 const ownKeyCounts = guardedPrototypes.map((prototype) => Reflect.ownKeys(prototype).length)
@@ -88,10 +91,17 @@ function assertUnpolluted(thoroughly = false): void {
     assert.equal(Reflect.ownKeys(prototype).length, ownKeyCounts[index], 'a built-in prototype gained or lost a property')
     if (!thoroughly) continue
     const before = pristine[index] ?? []
-    assert.deepEqual(Reflect.ownKeys(prototype), before.map(({ key }) => key), 'a built-in prototype gained or lost a property')
+    assert.deepEqual(
+      Reflect.ownKeys(prototype),
+      before.map(({ key }) => key),
+      'a built-in prototype gained or lost a property',
+    )
     for (const { key, descriptor: was } of before) {
       const is = Object.getOwnPropertyDescriptor(prototype, key)
-      assert.ok(was?.value === is?.value && was?.get === is?.get && was?.set === is?.set, `a built-in prototype's ${String(key)} was replaced`)
+      assert.ok(
+        was?.value === is?.value && was?.get === is?.get && was?.set === is?.set,
+        `a built-in prototype's ${String(key)} was replaced`,
+      )
     }
   }
 }
@@ -167,7 +177,19 @@ function checkAnswer(response: LightMyRequestResponse, sent: string): { body?: J
 // Generators.
 // ---------------------------------------------------------------------------------------------
 
-const hostileKeys = ['__proto__', 'constructor', 'prototype', 'polluted', 'toString', 'valueOf', 'hasOwnProperty', '__defineGetter__', 'then', 'toJSON', 'length']
+const hostileKeys = [
+  '__proto__',
+  'constructor',
+  'prototype',
+  'polluted',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  '__defineGetter__',
+  'then',
+  'toJSON',
+  'length',
+]
 const hostileStrings = [
   '',
   ' ',
@@ -201,14 +223,7 @@ const fuzzString = fc.oneof(
   { weight: 2, arbitrary: fc.constantFrom(...hostileStrings) },
   fc.string({ unit: 'grapheme', maxLength: 6 }),
 )
-const leaf = fc.oneof(
-  fc.constant(null),
-  fc.boolean(),
-  fc.integer(),
-  fc.double(),
-  fc.constantFrom(...hugeNumbers),
-  fuzzString,
-)
+const leaf = fc.oneof(fc.constant(null), fc.boolean(), fc.integer(), fc.double(), fc.constantFrom(...hugeNumbers), fuzzString)
 
 /** JSON-able values whose object keys include `__proto__`, `constructor` and friends (as own keys). */
 const { hostileJson } = fc.letrec<{ hostileJson: unknown }>((tie) => ({
@@ -221,7 +236,9 @@ const { hostileJson } = fc.letrec<{ hostileJson: unknown }>((tie) => ({
 }))
 
 /** JSON-able values without keys the body parser refuses outright: they reach the argument parser. */
-const safeKey = fc.oneof(fc.string({ maxLength: 8 }), fc.constantFrom('timezone', 'prototype', 'toString', 'then', 'polluted')).filter((key) => !forbiddenKeys.includes(key))
+const safeKey = fc
+  .oneof(fc.string({ maxLength: 8 }), fc.constantFrom('timezone', 'prototype', 'toString', 'then', 'polluted'))
+  .filter((key) => !forbiddenKeys.includes(key))
 const { plainJson } = fc.letrec<{ plainJson: unknown }>((tie) => ({
   plainJson: fc.oneof(
     { depthSize: 'small', maxDepth: 4 },
@@ -236,7 +253,10 @@ const { plainJson } = fc.letrec<{ plainJson: unknown }>((tie) => ({
  * goes, and `serialize` writes the nesting in.
  */
 const deepMarker = fc
-  .record({ kind: fc.constantFrom('a', 'o', 'p', 'u'), depth: fc.oneof({ weight: 15, arbitrary: fc.integer({ min: 1, max: 40 }) }, fc.integer({ min: 1, max: 20_000 })) })
+  .record({
+    kind: fc.constantFrom('a', 'o', 'p', 'u'),
+    depth: fc.oneof({ weight: 15, arbitrary: fc.integer({ min: 1, max: 40 }) }, fc.integer({ min: 1, max: 20_000 })),
+  })
   .map(({ kind, depth }) => `DEEP_MARKER_${kind}_${String(depth)}`)
 
 function deepText(kind: string, depth: number): string {
@@ -293,9 +313,24 @@ const fuzzArguments = fc.oneof(
 
 /** A tool call whose every field is usually right and sometimes anything (`undefined` leaves it out). */
 const fuzzToolCall = fc.record({
-  id: fc.oneof({ weight: 40, arbitrary: fc.string({ minLength: 1, maxLength: 12 }) }, fuzzString, fc.integer(), fc.constant(null), fc.constant(undefined), fc.constantFrom(...hugeNumbers), hostileJson),
+  id: fc.oneof(
+    { weight: 40, arbitrary: fc.string({ minLength: 1, maxLength: 12 }) },
+    fuzzString,
+    fc.integer(),
+    fc.constant(null),
+    fc.constant(undefined),
+    fc.constantFrom(...hugeNumbers),
+    hostileJson,
+  ),
   type: fc.oneof({ weight: 40, arbitrary: fc.constant('function') }, fc.constant(undefined), fuzzString, hostileJson),
-  name: fc.oneof({ weight: 40, arbitrary: fc.constantFrom('get_time', 'get_date', 'echo') }, fuzzString, fc.integer(), fc.constant(null), fc.constant(undefined), hostileJson),
+  name: fc.oneof(
+    { weight: 40, arbitrary: fc.constantFrom('get_time', 'get_date', 'echo') },
+    fuzzString,
+    fc.integer(),
+    fc.constant(null),
+    fc.constant(undefined),
+    hostileJson,
+  ),
   arguments: fuzzArguments,
   duplicateOf: fc.oneof({ weight: 9, arbitrary: fc.constant(null) }, fc.nat()),
   extra: extraFields,
@@ -309,21 +344,43 @@ type FuzzCall = {
 }
 
 /** Fuzzed calls, some ids copied from an earlier call. */
-const fuzzCalls = fc.oneof(
-  { weight: 12, arbitrary: fc.array(fuzzToolCall, { maxLength: 8 }) },
-  // More calls than TOOLGATE_MAX_CALLS_PER_REQUEST allows.
-  fc.integer({ min: 129, max: 200 }).map((count) => Array.from({ length: count }, (_, index) => ({ id: `c${String(index)}`, name: 'get_time', arguments: '{}', duplicateOf: null, extra: null }))),
-).map((calls) =>
-  calls.map(({ duplicateOf, ...call }, index): FuzzCall => {
-    const earlier = duplicateOf === null || index === 0 ? undefined : calls[duplicateOf % index]
-    return earlier === undefined ? call : { ...call, id: earlier.id }
-  }),
-)
+const fuzzCalls = fc
+  .oneof(
+    { weight: 12, arbitrary: fc.array(fuzzToolCall, { maxLength: 8 }) },
+    // More calls than TOOLGATE_MAX_CALLS_PER_REQUEST allows.
+    fc.integer({ min: 129, max: 200 }).map((count) =>
+      Array.from({ length: count }, (_, index) => ({
+        id: `c${String(index)}`,
+        name: 'get_time',
+        arguments: '{}',
+        duplicateOf: null,
+        extra: null,
+      })),
+    ),
+  )
+  .map((calls) =>
+    calls.map(({ duplicateOf, ...call }, index): FuzzCall => {
+      const earlier = duplicateOf === null || index === 0 ? undefined : calls[duplicateOf % index]
+      return earlier === undefined ? call : { ...call, id: earlier.id }
+    }),
+  )
 
-const payloadFormats = ['chat.completion', 'assistant_message', 'conversation', 'sketch', 'responses', 'anthropic', 'gemini', 'ollama', 'chunks', 'sse'] as const
+const payloadFormats = [
+  'chat.completion',
+  'assistant_message',
+  'conversation',
+  'sketch',
+  'responses',
+  'anthropic',
+  'gemini',
+  'ollama',
+  'chunks',
+  'sse',
+] as const
 type PayloadShape = (typeof payloadFormats)[number]
 
-const withExtra = (extra: Record<string, unknown> | null, value: Record<string, unknown>) => (extra === null ? value : { ...extra, ...value })
+const withExtra = (extra: Record<string, unknown> | null, value: Record<string, unknown>) =>
+  extra === null ? value : { ...extra, ...value }
 
 /** Streamed chunks of the calls, each call's arguments cut in `pieces` fragments. */
 function chunksOf(calls: readonly FuzzCall[], pieces: number): unknown[] {
@@ -346,16 +403,30 @@ function chunksOf(calls: readonly FuzzCall[], pieces: number): unknown[] {
   }))
 }
 
-const sse = (chunks: readonly unknown[], separator: string) => `${chunks.map((chunk) => `data: ${serialize(chunk)}`).join(separator)}${separator}data: [DONE]${separator}`
+const sse = (chunks: readonly unknown[], separator: string) =>
+  `${chunks.map((chunk) => `data: ${serialize(chunk)}`).join(separator)}${separator}data: [DONE]${separator}`
 
 /** A payload of `format` carrying `calls`, as JSON text or (sse) as an event stream. */
-function payloadOf(format: PayloadShape, calls: readonly FuzzCall[], extra: Record<string, unknown> | null, pieces: number): { text: string; contentType: string } {
-  const openai = calls.map((call) => withExtra(call.extra, { id: call.id, type: call.type, function: { name: call.name, arguments: call.arguments } }))
+function payloadOf(
+  format: PayloadShape,
+  calls: readonly FuzzCall[],
+  extra: Record<string, unknown> | null,
+  pieces: number,
+): { text: string; contentType: string } {
+  const openai = calls.map((call) =>
+    withExtra(call.extra, { id: call.id, type: call.type, function: { name: call.name, arguments: call.arguments } }),
+  )
   const assistant = withExtra(extra, { role: 'assistant', content: null, tool_calls: openai })
   let payload: unknown
   switch (format) {
     case 'chat.completion':
-      payload = withExtra(extra, { id: 'chatcmpl-fuzz', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: assistant, finish_reason: 'tool_calls' }] })
+      payload = withExtra(extra, {
+        id: 'chatcmpl-fuzz',
+        object: 'chat.completion',
+        created: 1,
+        model: 'm',
+        choices: [{ index: 0, message: assistant, finish_reason: 'tool_calls' }],
+      })
       break
     case 'assistant_message':
       payload = assistant
@@ -364,14 +435,22 @@ function payloadOf(format: PayloadShape, calls: readonly FuzzCall[], extra: Reco
       payload = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Time?' }, assistant]
       break
     case 'sketch':
-      payload = { message: [{ role: 'assistant', tool_calls: openai.slice(0, 2) }, { role: 'user', content: 'x' }, { role: 'assistant', tool_calls: openai.slice(2) }] }
+      payload = {
+        message: [
+          { role: 'assistant', tool_calls: openai.slice(0, 2) },
+          { role: 'user', content: 'x' },
+          { role: 'assistant', tool_calls: openai.slice(2) },
+        ],
+      }
       break
     case 'responses':
       payload = withExtra(extra, {
         object: 'response',
         output: [
           { type: 'reasoning', id: 'rs_1', summary: [] },
-          ...calls.map((call) => withExtra(call.extra, { type: 'function_call', id: 'fc_1', call_id: call.id, name: call.name, arguments: call.arguments })),
+          ...calls.map((call) =>
+            withExtra(call.extra, { type: 'function_call', id: 'fc_1', call_id: call.id, name: call.name, arguments: call.arguments }),
+          ),
         ],
       })
       break
@@ -379,18 +458,35 @@ function payloadOf(format: PayloadShape, calls: readonly FuzzCall[], extra: Reco
       payload = withExtra(extra, {
         type: 'message',
         role: 'assistant',
-        content: [{ type: 'text', text: 'Let me check.' }, ...calls.map((call) => withExtra(call.extra, { type: 'tool_use', id: call.id, name: call.name, input: call.arguments }))],
+        content: [
+          { type: 'text', text: 'Let me check.' },
+          ...calls.map((call) => withExtra(call.extra, { type: 'tool_use', id: call.id, name: call.name, input: call.arguments })),
+        ],
       })
       break
     case 'gemini':
       payload = withExtra(extra, {
-        candidates: [{ content: { role: 'model', parts: [{ text: 'x' }, ...calls.map((call) => withExtra(call.extra, { functionCall: { name: call.name, args: call.arguments, id: call.id } }))] } }],
+        candidates: [
+          {
+            content: {
+              role: 'model',
+              parts: [
+                { text: 'x' },
+                ...calls.map((call) => withExtra(call.extra, { functionCall: { name: call.name, args: call.arguments, id: call.id } })),
+              ],
+            },
+          },
+        ],
       })
       break
     case 'ollama':
       payload = withExtra(extra, {
         model: 'llama3',
-        message: { role: 'assistant', content: '', tool_calls: calls.map((call) => withExtra(call.extra, { id: call.id, function: { name: call.name, arguments: call.arguments } })) },
+        message: {
+          role: 'assistant',
+          content: '',
+          tool_calls: calls.map((call) => withExtra(call.extra, { id: call.id, function: { name: call.name, arguments: call.arguments } })),
+        },
       })
       break
     case 'chunks':
@@ -420,15 +516,45 @@ const fuzzQuery = fc.oneof(
     '?%',
   ),
 )
-const fuzzAccept = fc.oneof({ weight: 6, arbitrary: fc.constant(undefined) }, fc.constantFrom('application/x-ndjson', 'text/event-stream', 'application/json', '*/*', 'text/event-stream, application/x-ndjson'))
+const fuzzAccept = fc.oneof(
+  { weight: 6, arbitrary: fc.constant(undefined) },
+  fc.constantFrom('application/x-ndjson', 'text/event-stream', 'application/json', '*/*', 'text/event-stream, application/x-ndjson'),
+)
 
 /** Text mutations of a well-formed payload: cut, spliced, prefixed, keys smuggled in. */
 const mutation = fc.oneof(
   fc.record({ kind: fc.constant('cut' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), text: fc.oneof(fuzzString, fc.constantFrom('{', '}', '[', ']', '"', ',', ':', '\\', '\\u', 'null', '"__proto__":{"polluted":1},', '"constructor":{"prototype":{"polluted":1}},')) }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    text: fc.oneof(
+      fuzzString,
+      fc.constantFrom(
+        '{',
+        '}',
+        '[',
+        ']',
+        '"',
+        ',',
+        ':',
+        '\\',
+        '\\u',
+        'null',
+        '"__proto__":{"polluted":1},',
+        '"constructor":{"prototype":{"polluted":1}},',
+      ),
+    ),
+  }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), length: fc.integer({ min: 1, max: 8 }) }),
-  fc.record({ kind: fc.constant('smuggle' as const), key: fc.constantFrom('"__proto__"', '"\\u005f_proto__"', '"constructor"', '"__proto__" ') }),
-  fc.record({ kind: fc.constant('wrap' as const), before: fc.constantFrom('\uFEFF', ' \n\t', '[', '{"a":'), after: fc.constantFrom('', ' ', 'x', ']', '}', '\u0000') }),
+  fc.record({
+    kind: fc.constant('smuggle' as const),
+    key: fc.constantFrom('"__proto__"', '"\\u005f_proto__"', '"constructor"', '"__proto__" '),
+  }),
+  fc.record({
+    kind: fc.constant('wrap' as const),
+    before: fc.constantFrom('\uFEFF', ' \n\t', '[', '{"a":'),
+    after: fc.constantFrom('', ' ', 'x', ']', '}', '\u0000'),
+  }),
 )
 
 function mutate(text: string, change: typeof mutation extends fc.Arbitrary<infer T> ? T : never): string {
@@ -449,14 +575,50 @@ function mutate(text: string, change: typeof mutation extends fc.Arbitrary<infer
   }
 }
 
-const jsonContentTypes = ['application/json', 'application/json; charset=utf-8', 'Application/JSON', 'application/json;charset=UTF-8', 'application/json; charset=latin1', 'application/json; charset=utf-16le', 'application/vnd.api+json']
-const otherContentTypes = ['text/event-stream', 'text/event-stream; charset=utf-8', 'text/plain', 'application/x-www-form-urlencoded', 'application/octet-stream', 'multipart/form-data; boundary=x', 'application/json, text/plain', ';', 'application/', undefined]
+const jsonContentTypes = [
+  'application/json',
+  'application/json; charset=utf-8',
+  'Application/JSON',
+  'application/json;charset=UTF-8',
+  'application/json; charset=latin1',
+  'application/json; charset=utf-16le',
+  'application/vnd.api+json',
+]
+const otherContentTypes = [
+  'text/event-stream',
+  'text/event-stream; charset=utf-8',
+  'text/plain',
+  'application/x-www-form-urlencoded',
+  'application/octet-stream',
+  'multipart/form-data; boundary=x',
+  'application/json, text/plain',
+  ';',
+  'application/',
+  undefined,
+]
 
 /** A raw body for the event-stream parser: SSE-looking lines, fuzzed. */
 const sseLike = fc
   .array(
     fc.oneof(
-      fc.constantFrom('data: ', 'data:', 'event: x', ': comment', '\n', '\r\n', '\n\n', '\r\n\r\n', '[DONE]', '{', '}', '"', '{"object":"chat.completion.chunk","choices":[', ']}', '{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","function":{"name":"echo","arguments":"{}"}}]}}', '{"__proto__":{"polluted":1}}'),
+      fc.constantFrom(
+        'data: ',
+        'data:',
+        'event: x',
+        ': comment',
+        '\n',
+        '\r\n',
+        '\n\n',
+        '\r\n\r\n',
+        '[DONE]',
+        '{',
+        '}',
+        '"',
+        '{"object":"chat.completion.chunk","choices":[',
+        ']}',
+        '{"index":0,"delta":{"tool_calls":[{"index":0,"id":"a","function":{"name":"echo","arguments":"{}"}}]}}',
+        '{"__proto__":{"polluted":1}}',
+      ),
       fuzzString,
     ),
     { maxLength: 20 },
@@ -477,7 +639,18 @@ interface PlannedCall {
 
 const maxArgumentBytes = 2_048
 
-const validArguments = fc.constantFrom(undefined, '', '  \n', '{}', {}, { timezone: 'UTC' }, '{"timezone":"Asia/Tokyo"}', { timezone: 'Europe/Paris' }, { timezone: ' utc ' }, '{"timezone":"America/New_York"}')
+const validArguments = fc.constantFrom(
+  undefined,
+  '',
+  '  \n',
+  '{}',
+  {},
+  { timezone: 'UTC' },
+  '{"timezone":"Asia/Tokyo"}',
+  { timezone: 'Europe/Paris' },
+  { timezone: ' utc ' },
+  '{"timezone":"America/New_York"}',
+)
 const invalidArguments = fc.oneof(
   fc.string({ minLength: 1 }).filter((text) => text.trim() !== '' && !parsesAsJson(text)),
   fc.constantFrom(
@@ -505,7 +678,11 @@ const invalidArguments = fc.oneof(
     `{"timezone":${'['.repeat(40)}${']'.repeat(40)}}`,
   ),
 )
-const anyArguments = fc.oneof(plainJson, plainJson.map((value) => JSON.stringify(value)), fc.string({ maxLength: 20 }))
+const anyArguments = fc.oneof(
+  plainJson,
+  plainJson.map((value) => JSON.stringify(value)),
+  fc.string({ maxLength: 20 }),
+)
 
 function parsesAsJson(text: string): boolean {
   try {
@@ -516,23 +693,60 @@ function parsesAsJson(text: string): boolean {
   }
 }
 
-const plannedId = fc.oneof(fc.string({ minLength: 1, maxLength: 16 }), fc.string({ unit: 'binary', minLength: 1, maxLength: 8 }), fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'call_1'))
-const unknownName = fc.oneof(fc.string({ maxLength: 16 }), fc.constantFrom('__proto__', 'constructor', 'toString', 'get_weather', 'GET_TIME', 'get_time ', 'echo', 'x'.repeat(100))).filter((name) => !toolNames.has(name))
-
-const plannedBatch = fc
-  .uniqueArray(plannedId, { minLength: 1, maxLength: 20 })
-  .chain((ids) =>
-    fc.tuple(
-      ...ids.map((id) =>
-        fc.oneof(
-          { weight: 2, arbitrary: fc.record({ name: unknownName, arguments: fc.oneof(validArguments, invalidArguments), expect: fc.constant<Expectation>('unknown_tool') }) },
-          { weight: 3, arbitrary: fc.record({ name: fc.constantFrom('get_time', 'get_date'), arguments: validArguments, expect: fc.constant<Expectation>('ok') }) },
-          { weight: 3, arbitrary: fc.record({ name: fc.constantFrom('get_time', 'get_date'), arguments: invalidArguments, expect: fc.constant<Expectation>('invalid') }) },
-          { weight: 2, arbitrary: fc.record({ name: fc.constantFrom('get_time', 'get_date'), arguments: anyArguments, expect: fc.constant<Expectation>('either') }) },
-        ).map((call): PlannedCall => ({ id, ...call })),
-      ),
-    ),
+const plannedId = fc.oneof(
+  fc.string({ minLength: 1, maxLength: 16 }),
+  fc.string({ unit: 'binary', minLength: 1, maxLength: 8 }),
+  fc.constantFrom('__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'call_1'),
+)
+const unknownName = fc
+  .oneof(
+    fc.string({ maxLength: 16 }),
+    fc.constantFrom('__proto__', 'constructor', 'toString', 'get_weather', 'GET_TIME', 'get_time ', 'echo', 'x'.repeat(100)),
   )
+  .filter((name) => !toolNames.has(name))
+
+const plannedBatch = fc.uniqueArray(plannedId, { minLength: 1, maxLength: 20 }).chain((ids) =>
+  fc.tuple(
+    ...ids.map((id) =>
+      fc
+        .oneof(
+          {
+            weight: 2,
+            arbitrary: fc.record({
+              name: unknownName,
+              arguments: fc.oneof(validArguments, invalidArguments),
+              expect: fc.constant<Expectation>('unknown_tool'),
+            }),
+          },
+          {
+            weight: 3,
+            arbitrary: fc.record({
+              name: fc.constantFrom('get_time', 'get_date'),
+              arguments: validArguments,
+              expect: fc.constant<Expectation>('ok'),
+            }),
+          },
+          {
+            weight: 3,
+            arbitrary: fc.record({
+              name: fc.constantFrom('get_time', 'get_date'),
+              arguments: invalidArguments,
+              expect: fc.constant<Expectation>('invalid'),
+            }),
+          },
+          {
+            weight: 2,
+            arbitrary: fc.record({
+              name: fc.constantFrom('get_time', 'get_date'),
+              arguments: anyArguments,
+              expect: fc.constant<Expectation>('either'),
+            }),
+          },
+        )
+        .map((call): PlannedCall => ({ id, ...call })),
+    ),
+  ),
+)
 
 /** The id each answer message carries back (or, for Ollama, the tool name), in order. */
 function messageKeys(format: PayloadShape, messages: readonly Json[]): { ids: unknown[]; okFlags?: boolean[] } {
@@ -577,8 +791,13 @@ function checkResult(result: Result | undefined, call: PlannedCall, ran: boolean
   assert.equal(result.id, call.id)
   assert.equal(result.name, call.name)
   const code = result.ok ? 'ok' : result.error?.code
-  const expected = { ok: ['ok'], invalid: ['invalid_arguments'], either: ['ok', 'invalid_arguments'], unknown_tool: ['unknown_tool'] }[call.expect]
-  assert.ok(expected.includes(String(code)), `${call.name}(${JSON.stringify(call.arguments)}) answered ${String(code)}, expected ${expected.join(' or ')}: ${result.error?.message ?? ''}`)
+  const expected = { ok: ['ok'], invalid: ['invalid_arguments'], either: ['ok', 'invalid_arguments'], unknown_tool: ['unknown_tool'] }[
+    call.expect
+  ]
+  assert.ok(
+    expected.includes(String(code)),
+    `${call.name}(${JSON.stringify(call.arguments)}) answered ${String(code)}, expected ${expected.join(' or ')}: ${result.error?.message ?? ''}`,
+  )
   if (ran) assert.equal(result.attempts, result.ok ? 1 : 0)
   if (result.ok) assert.equal(result.error, undefined)
   else assert.equal(typeof result.error?.message, 'string')
@@ -658,15 +877,24 @@ const argumentInputs = fc.oneof(
   fc.constantFrom(...hostileStrings),
   hostileJson.map((value) => JSON.stringify(value)),
   fc.jsonValue().map((value) => JSON.stringify(value)),
-  fc.tuple(hostileJson.map((value) => JSON.stringify(value)), mutation).map(([text, change]) => mutate(text, change)),
-  fc.tuple(fc.constantFrom(' ', '\n', '\t', '\uFEFF', '\u00A0', '\u2028'), plainJson).map(([space, value]) => `${space}${JSON.stringify(value)}${space}`),
+  fc
+    .tuple(
+      hostileJson.map((value) => JSON.stringify(value)),
+      mutation,
+    )
+    .map(([text, change]) => mutate(text, change)),
+  fc
+    .tuple(fc.constantFrom(' ', '\n', '\t', '\uFEFF', '\u00A0', '\u2028'), plainJson)
+    .map(([space, value]) => `${space}${JSON.stringify(value)}${space}`),
   deepMarker.map((marker) => serialize(marker)),
   deepMarker.map((marker) => serialize({ nested: marker })),
   hostileJson,
   fc.jsonValue(),
   plainJson,
   // Parsed deep nesting, as a client that parsed the arguments itself would send it.
-  fc.tuple(fc.constantFrom('a', 'o'), fc.integer({ min: 1, max: 2_000 })).map(([kind, depth]) => JSON.parse(`{"nested":${deepText(kind, depth)}}`) as unknown),
+  fc
+    .tuple(fc.constantFrom('a', 'o'), fc.integer({ min: 1, max: 2_000 }))
+    .map(([kind, depth]) => JSON.parse(`{"nested":${deepText(kind, depth)}}`) as unknown),
 )
 
 // ---------------------------------------------------------------------------------------------
@@ -678,7 +906,12 @@ describe('fuzzing', { timeout }, () => {
     await fc.assert(
       fc.asyncProperty(body, fuzzQuery, fc.constantFrom(...jsonContentTypes), async (value, query, contentType) => {
         const text = serialize(value)
-        const response = await app.inject({ method: 'POST', url: `/execute${query}`, headers: { 'content-type': contentType }, payload: text })
+        const response = await app.inject({
+          method: 'POST',
+          url: `/execute${query}`,
+          headers: { 'content-type': contentType },
+          payload: text,
+        })
         checkAnswer(response, text)
       }),
       runOptions,
@@ -714,7 +947,9 @@ describe('fuzzing', { timeout }, () => {
 
   it(`(a) answers raw strings and bytes sent as JSON or as an event stream (${String(numRuns)} cases)`, async (t) => {
     const app = await buildTestApp(t, { tools: offlineTools() })
-    const near = fc.record({ format: fc.constantFrom(...payloadFormats), calls: fuzzCalls, pieces: fc.integer({ min: 1, max: 3 }) }).map(({ format, calls, pieces }) => payloadOf(format, calls, null, pieces).text)
+    const near = fc
+      .record({ format: fc.constantFrom(...payloadFormats), calls: fuzzCalls, pieces: fc.integer({ min: 1, max: 3 }) })
+      .map(({ format, calls, pieces }) => payloadOf(format, calls, null, pieces).text)
     const raw = fc.oneof(
       fc.string({ unit: 'binary', maxLength: 200 }),
       fc.string({ unit: 'grapheme', maxLength: 100 }),
@@ -723,9 +958,25 @@ describe('fuzzing', { timeout }, () => {
       fc.tuple(near, mutation).map(([text, change]) => mutate(text, change)),
       fc.tuple(near, fc.array(mutation, { minLength: 2, maxLength: 4 })).map(([text, changes]) => changes.reduce(mutate, text)),
       deepMarker.map((marker) => serialize(marker)),
-      fc.constantFrom('', ' ', 'null', '""', '"x"', '0', '[]', '{}', '\uFEFF{}', '{"__proto__":{"polluted":1}}', '{"constructor":{"prototype":{"polluted":1}}}', '[1,'),
+      fc.constantFrom(
+        '',
+        ' ',
+        'null',
+        '""',
+        '"x"',
+        '0',
+        '[]',
+        '{}',
+        '\uFEFF{}',
+        '{"__proto__":{"polluted":1}}',
+        '{"constructor":{"prototype":{"polluted":1}}}',
+        '[1,',
+      ),
     )
-    const contentType = fc.oneof({ weight: 3, arbitrary: fc.constantFrom('application/json', 'text/event-stream') }, fc.constantFrom(...jsonContentTypes, ...otherContentTypes))
+    const contentType = fc.oneof(
+      { weight: 3, arbitrary: fc.constantFrom('application/json', 'text/event-stream') },
+      fc.constantFrom(...jsonContentTypes, ...otherContentTypes),
+    )
     await fc.assert(
       fc.asyncProperty(raw, contentType, fuzzQuery, async (payload, type, query) => {
         const headers: Record<string, string> = type === undefined ? {} : { 'content-type': type }
@@ -748,7 +999,13 @@ describe('fuzzing', { timeout }, () => {
     })
     await fc.assert(
       fc.asyncProperty(request, async ({ calls, format, pieces, mode, accept }) => {
-        const fuzzCallsOf = calls.map((call): FuzzCall => ({ id: call.id, type: 'function', name: call.name, arguments: call.arguments, extra: null }))
+        const fuzzCallsOf = calls.map((call): FuzzCall => ({
+          id: call.id,
+          type: 'function',
+          name: call.name,
+          arguments: call.arguments,
+          extra: null,
+        }))
         const { text, contentType } = payloadOf(format, fuzzCallsOf, null, pieces)
         const headers: Record<string, string> = { 'content-type': contentType, ...(accept === undefined ? {} : { accept }) }
         const response = await app.inject({ method: 'POST', url: `/execute${mode}`, headers, payload: text })
@@ -787,8 +1044,16 @@ describe('fuzzing', { timeout }, () => {
           return
         }
         const { ids, okFlags } = messageKeys(format, body.messages as Json[])
-        assert.deepEqual(ids, calls.map((call) => (format === 'ollama' ? call.name : call.id)), 'one message per call, in order, with its id')
-        if (okFlags) assert.deepEqual(okFlags, results.map((result) => result.ok))
+        assert.deepEqual(
+          ids,
+          calls.map((call) => (format === 'ollama' ? call.name : call.id)),
+          'one message per call, in order, with its id',
+        )
+        if (okFlags)
+          assert.deepEqual(
+            okFlags,
+            results.map((result) => result.ok),
+          )
       }),
       runOptions,
     )
@@ -846,7 +1111,11 @@ describe('fuzzing', { timeout }, () => {
 describe('regressions found by fuzzing', () => {
   it('refuses a body or a call id whose `length` is an object with its own toString with a 400, not a 500', async (t) => {
     const app = await buildTestApp(t, { tools: offlineTools() })
-    const payloads = ['{"length":{"toString":1}}', '{"length":[{"toString":1}]}', '{"role":"assistant","tool_calls":[{"id":{"length":{"toString":1}}}]}']
+    const payloads = [
+      '{"length":{"toString":1}}',
+      '{"length":[{"toString":1}]}',
+      '{"role":"assistant","tool_calls":[{"id":{"length":{"toString":1}}}]}',
+    ]
     for (const payload of payloads) {
       const response = await app.inject({ method: 'POST', url: '/execute', headers: { 'content-type': 'application/json' }, payload })
       assert.equal(response.statusCode, 400, payload)

@@ -22,7 +22,11 @@ async function slowUpstream(t: TestContext, delayMs: number): Promise<string> {
 }
 
 async function post(base: string, body: unknown): Promise<ExecuteReply> {
-  const response = await fetch(`${base}/execute`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  const response = await fetch(`${base}/execute`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
   return (await response.json()) as ExecuteReply
 }
 
@@ -65,7 +69,10 @@ describe('the server process', () => {
     const dir = await mkdtemp(join(tmpdir(), 'toolgate-config-'))
     const file = join(dir, 'tools.yaml')
     await writeFile(file, 'builtins:\n  disabld: [get_weather]\n')
-    const child = spawn(process.execPath, [serverEntry], { env: { PATH: process.env.PATH ?? '', TOOLGATE_CONFIG: file }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [serverEntry], {
+      env: { PATH: process.env.PATH ?? '', TOOLGATE_CONFIG: file },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     let stderr = ''
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
     const [code] = (await once(child, 'exit')) as [number | null]

@@ -12,8 +12,10 @@ export function lineChartSvg(title: string, xLabel: string, yLabel: string, seri
   const ys = series.flatMap((s) => s.points.map(([, y]) => y)).filter((y) => y > 0)
   const [xMin, xMax] = [Math.min(...xs), Math.max(...xs)]
   const [yMin, yMax] = [10 ** Math.floor(Math.log10(Math.min(...ys))), 10 ** Math.ceil(Math.log10(Math.max(...ys)))]
-  const sx = (x: number) => left + ((Math.log10(x) - Math.log10(xMin)) / (Math.log10(xMax) - Math.log10(xMin) || 1)) * (width - left - right)
-  const sy = (y: number) => height - bottom - ((Math.log10(y) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin) || 1)) * (height - top - bottom)
+  const sx = (x: number) =>
+    left + ((Math.log10(x) - Math.log10(xMin)) / (Math.log10(xMax) - Math.log10(xMin) || 1)) * (width - left - right)
+  const sy = (y: number) =>
+    height - bottom - ((Math.log10(y) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin) || 1)) * (height - top - bottom)
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${String(width)}" height="${String(height)}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="white"/>`,
@@ -36,7 +38,9 @@ export function lineChartSvg(title: string, xLabel: string, yLabel: string, seri
     parts.push(`<path d="${path}" fill="none" stroke="${s.color}" stroke-width="2"${dash}/>`)
     for (const [x, y] of s.points) parts.push(`<circle cx="${f(sx(x))}" cy="${f(sy(Math.max(y, yMin)))}" r="3" fill="${s.color}"/>`)
     const ly = top + 10 + index * 20
-    parts.push(`<line x1="${String(width - right + 12)}" x2="${String(width - right + 36)}" y1="${String(ly)}" y2="${String(ly)}" stroke="${s.color}" stroke-width="2"${dash}/>`)
+    parts.push(
+      `<line x1="${String(width - right + 12)}" x2="${String(width - right + 36)}" y1="${String(ly)}" y2="${String(ly)}" stroke="${s.color}" stroke-width="2"${dash}/>`,
+    )
     parts.push(`<text x="${String(width - right + 42)}" y="${String(ly + 4)}">${escape(s.label)}</text>`)
   })
   parts.push('</svg>')

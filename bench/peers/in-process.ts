@@ -45,12 +45,12 @@ const plain = async () =>
   )
 
 // LangGraph ToolNode
-const toolNode = new ToolNode(
-  names.map((name) => langchainTool((args) => JSON.stringify(args), { name, description: 'noop', schema })),
-)
+const toolNode = new ToolNode(names.map((name) => langchainTool((args) => JSON.stringify(args), { name, description: 'noop', schema })))
 const langgraph = () =>
   toolNode.invoke({
-    messages: [new AIMessage({ content: '', tool_calls: names.map((name, index) => ({ id: `call_${String(index)}`, name, args: { a: 'x' } })) })],
+    messages: [
+      new AIMessage({ content: '', tool_calls: names.map((name, index) => ({ id: `call_${String(index)}`, name, args: { a: 'x' } })) }),
+    ],
   })
 
 // AI SDK: one step of generateText whose mock model asks for the three calls
@@ -61,13 +61,20 @@ const usage = {
 const model = new MockLanguageModelV3({
   doGenerate: () =>
     Promise.resolve({
-      content: names.map((name, index) => ({ type: 'tool-call' as const, toolCallId: `call_${String(index)}`, toolName: name, input: argumentsJson })),
+      content: names.map((name, index) => ({
+        type: 'tool-call' as const,
+        toolCallId: `call_${String(index)}`,
+        toolName: name,
+        input: argumentsJson,
+      })),
       finishReason: { unified: 'tool-calls' as const, raw: undefined },
       usage,
       warnings: [],
     }),
 })
-const aiTools = Object.fromEntries(names.map((name) => [name, aiTool({ description: 'noop', inputSchema: schema, execute: (args) => args })]))
+const aiTools = Object.fromEntries(
+  names.map((name) => [name, aiTool({ description: 'noop', inputSchema: schema, execute: (args) => args })]),
+)
 const aiSdk = () => generateText({ model, tools: aiTools, prompt: 'x', stopWhen: stepCountIs(1) })
 
 async function measure(run: () => Promise<unknown>, batches: number, rounds: number): Promise<number> {
@@ -85,7 +92,12 @@ async function measure(run: () => Promise<unknown>, batches: number, rounds: num
 const batches = Number(process.env.BATCHES ?? 5000)
 const rounds = Number(process.env.ROUNDS ?? 7)
 // Each contender answers the three calls first, so no one is timed doing less than the others.
-const checks = [(await toolgate()).messages.length, (await plain()).length, (await langgraph()).messages.length, (await aiSdk()).toolResults.length]
+const checks = [
+  (await toolgate()).messages.length,
+  (await plain()).length,
+  (await langgraph()).messages.length,
+  (await aiSdk()).toolResults.length,
+]
 if (checks.some((count) => count !== 3)) throw new Error(`a contender did not answer three calls: ${checks.join(', ')}`)
 const result = {
   toolgate: await measure(toolgate, batches, rounds),

@@ -8,11 +8,7 @@
 // TOOLGATE_URL points it at a running gateway; by default it starts one in this process.
 import { readFile } from 'node:fs/promises'
 import OpenAI from 'openai'
-import type {
-  ChatCompletion,
-  ChatCompletionFunctionTool,
-  ChatCompletionMessageParam,
-} from 'openai/resources/chat/completions'
+import type { ChatCompletion, ChatCompletionFunctionTool, ChatCompletionMessageParam } from 'openai/resources/chat/completions'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config/env.ts'
 import type { ExecuteReply } from '../../src/batch/reply.ts'

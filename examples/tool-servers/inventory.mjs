@@ -13,7 +13,9 @@ const server = createServer((request, response) => {
   request.on('end', () => {
     const { sku } = JSON.parse(body || '{}')
     if (!(sku in stock)) {
-      response.writeHead(404, { 'content-type': 'text/plain' }).end(`unknown sku ${JSON.stringify(sku)}; known: ${Object.keys(stock).join(', ')}`)
+      response
+        .writeHead(404, { 'content-type': 'text/plain' })
+        .end(`unknown sku ${JSON.stringify(sku)}; known: ${Object.keys(stock).join(', ')}`)
       return
     }
     response.writeHead(200, { 'content-type': 'text/plain' }).end(`${sku}: ${String(stock[sku])} in stock`)

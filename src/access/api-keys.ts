@@ -23,7 +23,10 @@ export const apiKeysFileSchema = z.strictObject({
       z.strictObject({
         name: keyName.describe('Shown in logs and metrics instead of the key.'),
         key: z.string().min(16, 'use at least 16 characters').describe('The bearer token; write ${VAR} to take it from the environment.'),
-        tools: z.array(z.string().min(1)).optional().describe('The tools this key may call; the others answer forbidden_tool and are hidden from its GET /tools.'),
+        tools: z
+          .array(z.string().min(1))
+          .optional()
+          .describe('The tools this key may call; the others answer forbidden_tool and are hidden from its GET /tools.'),
         rateLimitPerMinute: z.int().min(0).optional().describe('Requests per minute for this key; 0 means unlimited.'),
       }),
     )
@@ -35,11 +38,21 @@ export const apiKeysFileSchema = z.strictObject({
  * and those of TOOLGATE_API_KEYS_FILE. Two keys with one name or one value are refused.
  */
 export async function loadApiKeys(config: Pick<Config, 'apiKeys' | 'apiKeysFile'>, environment = process.env): Promise<ApiKey[]> {
-  const keys: ApiKey[] = config.apiKeys.map((key, index) => ({ name: `key-${String(index + 1)}`, key, tools: undefined, rateLimitPerMinute: undefined }))
+  const keys: ApiKey[] = config.apiKeys.map((key, index) => ({
+    name: `key-${String(index + 1)}`,
+    key,
+    tools: undefined,
+    rateLimitPerMinute: undefined,
+  }))
   if (config.apiKeysFile !== undefined) {
     const { config: file } = await loadYamlFile(apiKeysFileSchema, config.apiKeysFile, environment)
     for (const entry of file.keys) {
-      keys.push({ name: entry.name, key: entry.key, tools: entry.tools && new Set(entry.tools), rateLimitPerMinute: entry.rateLimitPerMinute })
+      keys.push({
+        name: entry.name,
+        key: entry.key,
+        tools: entry.tools && new Set(entry.tools),
+        rateLimitPerMinute: entry.rateLimitPerMinute,
+      })
     }
   }
   const names = new Set<string>()

@@ -20,7 +20,9 @@ export const callResultSchema = z.object({
   truncatedFromBytes: z
     .int()
     .optional()
-    .describe('Set when the result was longer than TOOLGATE_MAX_RESULT_BYTES: its size before it was cut; output and content hold the cut text.'),
+    .describe(
+      'Set when the result was longer than TOOLGATE_MAX_RESULT_BYTES: its size before it was cut; output and content hold the cut text.',
+    ),
 })
 
 export type CallResult = z.output<typeof callResultSchema>

@@ -89,7 +89,6 @@ interface BatchRun {
   observer: BatchObserver | undefined
 }
 
-
 /**
  * Runs batches of tool calls through one bounded queue (plus a queue per tool that caps its own
  * concurrency). Every call of an admitted batch gets exactly one answer, in the order of the calls.
@@ -325,9 +324,7 @@ function policyFor(tools: ToolSet, tool: Tool): CallPolicy {
 }
 
 function toCancellation(reason: unknown): CallError {
-  return reason instanceof CallError
-    ? reason
-    : new CallError('cancelled', 'the call was cancelled before it started: the caller went away')
+  return reason instanceof CallError ? reason : new CallError('cancelled', 'the call was cancelled before it started: the caller went away')
 }
 
 function toAnsweredCall(call: RawToolCall, outcome: CallOutcome, queuedMs: number): AnsweredCall {
@@ -335,7 +332,11 @@ function toAnsweredCall(call: RawToolCall, outcome: CallOutcome, queuedMs: numbe
   const assigned = call.assignedId ? { assignedId: true as const } : {}
   if (outcome.ok) {
     const truncated = outcome.truncatedFromBytes === undefined ? {} : { truncatedFromBytes: outcome.truncatedFromBytes }
-    return { result: { id: call.id, name: call.name, ok: true, output: outcome.output, ...timing, ...truncated }, content: outcome.content, ...assigned }
+    return {
+      result: { id: call.id, name: call.name, ok: true, output: outcome.output, ...timing, ...truncated },
+      content: outcome.content,
+      ...assigned,
+    }
   }
   const error = { code: outcome.error.code, message: outcome.error.message }
   return { result: { id: call.id, name: call.name, ok: false, error, ...timing }, content: JSON.stringify({ error }), ...assigned }

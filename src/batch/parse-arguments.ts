@@ -39,10 +39,7 @@ export function parseArguments(raw: unknown, limits: ArgumentLimits): Record<str
 
 function checkSize(bytes: number, limits: ArgumentLimits): void {
   if (bytes > limits.maxArgumentBytes) {
-    throw new CallError(
-      'invalid_arguments',
-      `arguments are ${bytes} bytes, more than the limit of ${limits.maxArgumentBytes}`,
-    )
+    throw new CallError('invalid_arguments', `arguments are ${bytes} bytes, more than the limit of ${limits.maxArgumentBytes}`)
   }
 }
 

@@ -8,11 +8,15 @@ import { maxListedTools, maxQuotedToolNameChars } from '../limits.ts'
 
 /** A call that may run (its tool exists, its arguments passed the schema), or the reason it may not. */
 export type PreparedCall =
-  | { call: RawToolCall; tool: Tool; args: unknown; error?: undefined }
-  | { call: RawToolCall; tool?: Tool; error: CallError }
+  { call: RawToolCall; tool: Tool; args: unknown; error?: undefined } | { call: RawToolCall; tool?: Tool; error: CallError }
 
 /** Looks the tool up, parses the arguments safely and validates them. A bad call is a value, never a throw. */
-export function prepareCall(call: RawToolCall, registry: ToolRegistry, limits: ArgumentLimits, allowed?: ReadonlySet<string>): PreparedCall {
+export function prepareCall(
+  call: RawToolCall,
+  registry: ToolRegistry,
+  limits: ArgumentLimits,
+  allowed?: ReadonlySet<string>,
+): PreparedCall {
   const tool = registry.get(call.name)
   if (tool === undefined || (allowed !== undefined && !allowed.has(tool.name))) {
     // The tools the caller may see: a tool its key may not call is not offered as a suggestion.
@@ -33,7 +37,11 @@ export function prepareCall(call: RawToolCall, registry: ToolRegistry, limits: A
     const error =
       thrown instanceof CallError
         ? thrown
-        : new CallError('invalid_arguments', `the arguments could not be checked against the schema of ${tool.name} (${describeThrown(thrown)}); send values of the types the schema names`, { cause: thrown })
+        : new CallError(
+            'invalid_arguments',
+            `the arguments could not be checked against the schema of ${tool.name} (${describeThrown(thrown)}); send values of the types the schema names`,
+            { cause: thrown },
+          )
     return { call, tool, error }
   }
 }
@@ -46,7 +54,8 @@ function unknownTool(name: string, names: readonly string[]): CallError {
   const shown = name.length > maxQuotedToolNameChars ? `${name.slice(0, maxQuotedToolNameChars)}…` : name
   const suggestion = closestName(name, names)
   const hint = suggestion === undefined ? '' : ` Did you mean "${suggestion}"?`
-  const listed = names.slice(0, maxListedTools).join(', ') + (names.length > maxListedTools ? `, and ${String(names.length - maxListedTools)} more` : '')
+  const listed =
+    names.slice(0, maxListedTools).join(', ') + (names.length > maxListedTools ? `, and ${String(names.length - maxListedTools)} more` : '')
   return new CallError('unknown_tool', `there is no tool named ${JSON.stringify(shown)}.${hint} Tools: ${listed}.`)
 }
 

@@ -7,7 +7,9 @@ import { aggregateErrors, completenessStatus, errorsSchema, statusSchema, summar
 
 export const executeReplySchema = z.object({
   status: statusSchema,
-  messages: z.array(toolMessageSchema).describe("The answers in the payload's own provider format, in the calls' order, ready to append to the conversation."),
+  messages: z
+    .array(toolMessageSchema)
+    .describe("The answers in the payload's own provider format, in the calls' order, ready to append to the conversation."),
   results: z.array(callResultSchema).describe("One result per call, in the calls' order."),
   errors: errorsSchema,
   timing: timingSchema,
@@ -20,7 +22,9 @@ export type ChatToolMessage = Extract<ToolMessage, { tool_call_id: string }>
 export type ExecuteReply<Message extends ToolMessage = ChatToolMessage> = Omit<ReplyShape, 'messages'> & { messages: Message[] }
 
 export const validateReplySchema = z.object({
-  status: statusSchema.describe('complete: every call would run; partial: some would; failed: none would; empty: the payload held no calls.'),
+  status: statusSchema.describe(
+    'complete: every call would run; partial: some would; failed: none would; empty: the payload held no calls.',
+  ),
   results: z.array(callVerdictSchema).describe("One verdict per call, in the calls' order; nothing ran."),
   errors: errorsSchema,
 })

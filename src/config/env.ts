@@ -14,15 +14,11 @@ export const envSchema = z.object({
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
     .describe('pino log level. Tool arguments and results are never logged.'),
-  TOOLGATE_CONCURRENCY: integer(1, 100_000)
-    .default(64)
-    .describe('Calls running at once across all requests (tools are mostly I/O-bound).'),
+  TOOLGATE_CONCURRENCY: integer(1, 100_000).default(64).describe('Calls running at once across all requests (tools are mostly I/O-bound).'),
   TOOLGATE_MAX_QUEUED_CALLS: integer(0, 1_000_000)
     .default(1024)
     .describe('Calls that may wait for a running slot; a request that would exceed it gets 503 with Retry-After.'),
-  TOOLGATE_MAX_CALLS_PER_REQUEST: integer(1, 10_000)
-    .default(128)
-    .describe('Tool calls accepted in one payload; more is a 400.'),
+  TOOLGATE_MAX_CALLS_PER_REQUEST: integer(1, 10_000).default(128).describe('Tool calls accepted in one payload; more is a 400.'),
   TOOLGATE_CALL_TIMEOUT_MS: integer(1, 3_600_000)
     .default(30_000)
     .describe('Deadline of a call, retries included, for tools that set no timeoutMs of their own.'),
@@ -41,7 +37,9 @@ export const envSchema = z.object({
     .describe("Deepest nesting of objects and arrays in one call's arguments; deeper is invalid_arguments."),
   TOOLGATE_MAX_RESULT_BYTES: integer(256, 1_073_741_824)
     .default(1024 * 1024)
-    .describe("Largest result a model reads (UTF-8 bytes of its content); a longer one is cut, marked in the content and in the result's truncatedFromBytes."),
+    .describe(
+      "Largest result a model reads (UTF-8 bytes of its content); a longer one is cut, marked in the content and in the result's truncatedFromBytes.",
+    ),
   TOOLGATE_MAX_ABANDONED_CALLS: integer(1, 1_000_000)
     .default(256)
     .describe('Timed-out or cancelled calls whose tools ignored the abort and still run; at this many, new batches get 503 overloaded.'),
@@ -50,7 +48,9 @@ export const envSchema = z.object({
     .describe('Time a client has to send the request headers; slower gets 408 and the connection is closed.'),
   TOOLGATE_REQUEST_TIMEOUT_MS: integer(100, 3_600_000)
     .default(30_000)
-    .describe('Time a client has to send the whole request, body included (a slow drip is cut); slower gets 408. Running the calls is not counted.'),
+    .describe(
+      'Time a client has to send the whole request, body included (a slow drip is cut); slower gets 408. Running the calls is not counted.',
+    ),
   TOOLGATE_KEEP_ALIVE_TIMEOUT_MS: integer(100, 3_600_000)
     .default(5_000)
     .describe('An idle keep-alive connection is closed after this long without a request.'),
@@ -62,7 +62,9 @@ export const envSchema = z.object({
     .describe("Heap in use, as a percentage of V8's heap limit, past which new requests get 503 overloaded; 0 turns the check off."),
   TOOLGATE_MAX_RSS_BYTES: integer(0, Number.MAX_SAFE_INTEGER)
     .default(0)
-    .describe("Resident memory past which new requests get 503 overloaded (set it below the container's memory limit); 0 turns the check off."),
+    .describe(
+      "Resident memory past which new requests get 503 overloaded (set it below the container's memory limit); 0 turns the check off.",
+    ),
   TOOLGATE_SHUTDOWN_GRACE_MS: integer(0, 3_600_000)
     .default(10_000)
     .describe('On SIGTERM/SIGINT, how long batches in flight may run before they are answered as cancelled.'),
@@ -77,10 +79,14 @@ export const envSchema = z.object({
   TOOLGATE_API_KEYS_FILE: z
     .string()
     .optional()
-    .describe('Path of a JSON or YAML file of named API keys, each optionally limited to some tools and given its own rate limit; adds to TOOLGATE_API_KEYS.'),
+    .describe(
+      'Path of a JSON or YAML file of named API keys, each optionally limited to some tools and given its own rate limit; adds to TOOLGATE_API_KEYS.',
+    ),
   TOOLGATE_RATE_LIMIT_PER_MINUTE: integer(0, 100_000_000)
     .default(0)
-    .describe('Requests per minute per API key (per client address without keys), health checks and metrics aside; past it, 429 with Retry-After. 0: no limit.'),
+    .describe(
+      'Requests per minute per API key (per client address without keys), health checks and metrics aside; past it, 429 with Retry-After. 0: no limit.',
+    ),
   TOOLGATE_METRICS_WITHOUT_KEY: z
     .stringbool()
     .default(false)
@@ -97,7 +103,9 @@ export const envSchema = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: z
     .url()
     .optional()
-    .describe('OTLP/HTTP collector (e.g. http://localhost:4318); when set, a span per batch and per call is exported to its /v1/traces, under the W3C traceparent of the request. Unset: no tracing, nothing loaded.'),
+    .describe(
+      'OTLP/HTTP collector (e.g. http://localhost:4318); when set, a span per batch and per call is exported to its /v1/traces, under the W3C traceparent of the request. Unset: no tracing, nothing loaded.',
+    ),
   OTEL_SERVICE_NAME: z.string().min(1).default('toolgate').describe('service.name of the exported spans.'),
   OPEN_METEO_GEOCODING_URL: z
     .url()
@@ -123,39 +131,39 @@ export const configSchema = envSchema
     message: 'must not exceed TOOLGATE_REQUEST_TIMEOUT_MS (the headers are part of the request)',
   })
   .transform((env) => ({
-  host: env.HOST,
-  port: env.PORT,
-  logLevel: env.LOG_LEVEL,
-  concurrency: env.TOOLGATE_CONCURRENCY,
-  maxQueuedCalls: env.TOOLGATE_MAX_QUEUED_CALLS,
-  maxCallsPerRequest: env.TOOLGATE_MAX_CALLS_PER_REQUEST,
-  callTimeoutMs: env.TOOLGATE_CALL_TIMEOUT_MS,
-  retryBaseDelayMs: env.TOOLGATE_RETRY_BASE_DELAY_MS,
-  retryMaxDelayMs: env.TOOLGATE_RETRY_MAX_DELAY_MS,
-  maxBodyBytes: env.TOOLGATE_MAX_BODY_BYTES,
-  maxArgumentBytes: env.TOOLGATE_MAX_ARGUMENT_BYTES,
-  maxArgumentDepth: env.TOOLGATE_MAX_ARGUMENT_DEPTH,
-  maxResultBytes: env.TOOLGATE_MAX_RESULT_BYTES,
-  maxAbandonedCalls: env.TOOLGATE_MAX_ABANDONED_CALLS,
-  headersTimeoutMs: env.TOOLGATE_HEADERS_TIMEOUT_MS,
-  requestTimeoutMs: env.TOOLGATE_REQUEST_TIMEOUT_MS,
-  keepAliveTimeoutMs: env.TOOLGATE_KEEP_ALIVE_TIMEOUT_MS,
-  maxEventLoopDelayMs: env.TOOLGATE_MAX_EVENT_LOOP_DELAY_MS,
-  maxHeapUsedPercent: env.TOOLGATE_MAX_HEAP_USED_PERCENT,
-  maxRssBytes: env.TOOLGATE_MAX_RSS_BYTES,
-  shutdownGraceMs: env.TOOLGATE_SHUTDOWN_GRACE_MS,
-  configFile: env.TOOLGATE_CONFIG,
-  adminKey: env.TOOLGATE_ADMIN_KEY,
-  apiKeys: list(env.TOOLGATE_API_KEYS),
-  apiKeysFile: env.TOOLGATE_API_KEYS_FILE,
-  rateLimitPerMinute: env.TOOLGATE_RATE_LIMIT_PER_MINUTE,
-  allowedOrigins: list(env.TOOLGATE_ALLOWED_ORIGINS),
-  metricsWithoutKey: env.TOOLGATE_METRICS_WITHOUT_KEY,
-  otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
-  serviceName: env.OTEL_SERVICE_NAME,
-  openMeteoGeocodingUrl: env.OPEN_METEO_GEOCODING_URL,
-  openMeteoForecastUrl: env.OPEN_METEO_FORECAST_URL,
-}))
+    host: env.HOST,
+    port: env.PORT,
+    logLevel: env.LOG_LEVEL,
+    concurrency: env.TOOLGATE_CONCURRENCY,
+    maxQueuedCalls: env.TOOLGATE_MAX_QUEUED_CALLS,
+    maxCallsPerRequest: env.TOOLGATE_MAX_CALLS_PER_REQUEST,
+    callTimeoutMs: env.TOOLGATE_CALL_TIMEOUT_MS,
+    retryBaseDelayMs: env.TOOLGATE_RETRY_BASE_DELAY_MS,
+    retryMaxDelayMs: env.TOOLGATE_RETRY_MAX_DELAY_MS,
+    maxBodyBytes: env.TOOLGATE_MAX_BODY_BYTES,
+    maxArgumentBytes: env.TOOLGATE_MAX_ARGUMENT_BYTES,
+    maxArgumentDepth: env.TOOLGATE_MAX_ARGUMENT_DEPTH,
+    maxResultBytes: env.TOOLGATE_MAX_RESULT_BYTES,
+    maxAbandonedCalls: env.TOOLGATE_MAX_ABANDONED_CALLS,
+    headersTimeoutMs: env.TOOLGATE_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: env.TOOLGATE_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: env.TOOLGATE_KEEP_ALIVE_TIMEOUT_MS,
+    maxEventLoopDelayMs: env.TOOLGATE_MAX_EVENT_LOOP_DELAY_MS,
+    maxHeapUsedPercent: env.TOOLGATE_MAX_HEAP_USED_PERCENT,
+    maxRssBytes: env.TOOLGATE_MAX_RSS_BYTES,
+    shutdownGraceMs: env.TOOLGATE_SHUTDOWN_GRACE_MS,
+    configFile: env.TOOLGATE_CONFIG,
+    adminKey: env.TOOLGATE_ADMIN_KEY,
+    apiKeys: list(env.TOOLGATE_API_KEYS),
+    apiKeysFile: env.TOOLGATE_API_KEYS_FILE,
+    rateLimitPerMinute: env.TOOLGATE_RATE_LIMIT_PER_MINUTE,
+    allowedOrigins: list(env.TOOLGATE_ALLOWED_ORIGINS),
+    metricsWithoutKey: env.TOOLGATE_METRICS_WITHOUT_KEY,
+    otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
+    serviceName: env.OTEL_SERVICE_NAME,
+    openMeteoGeocodingUrl: env.OPEN_METEO_GEOCODING_URL,
+    openMeteoForecastUrl: env.OPEN_METEO_FORECAST_URL,
+  }))
 
 export type Config = z.output<typeof configSchema>
 

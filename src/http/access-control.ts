@@ -17,30 +17,30 @@ declare module 'fastify' {
  */
 export const accessControl = fp(
   (app, _options, done) => {
-  const { keyRing: keys, config } = app
-  const origins = new Set(config.allowedOrigins)
-  app.decorateRequest('caller', null)
-  app.addHook('onRequest', (request, _reply, done) => {
-    const origin = request.headers.origin
-    if (origin !== undefined && !origins.has(origin)) {
-      done(new RequestError('forbidden_origin', 'Requests from this browser origin are not allowed.'))
-      return
-    }
-    const { apiKey } = rulesOf(request)
-    if (keys.open || apiKey === 'none' || (apiKey === 'unless TOOLGATE_METRICS_WITHOUT_KEY' && config.metricsWithoutKey)) {
+    const { keyRing: keys, config } = app
+    const origins = new Set(config.allowedOrigins)
+    app.decorateRequest('caller', null)
+    app.addHook('onRequest', (request, _reply, done) => {
+      const origin = request.headers.origin
+      if (origin !== undefined && !origins.has(origin)) {
+        done(new RequestError('forbidden_origin', 'Requests from this browser origin are not allowed.'))
+        return
+      }
+      const { apiKey } = rulesOf(request)
+      if (keys.open || apiKey === 'none' || (apiKey === 'unless TOOLGATE_METRICS_WITHOUT_KEY' && config.metricsWithoutKey)) {
+        done()
+        return
+      }
+      const caller = keys.callerOf(request.headers.authorization)
+      if (caller === null) {
+        done(new RequestError('unauthorized', 'This route wants Authorization: Bearer <API key>.'))
+        return
+      }
+      request.caller = caller
+      request.log = request.log.child({ caller: caller.name })
       done()
-      return
-    }
-    const caller = keys.callerOf(request.headers.authorization)
-    if (caller === null) {
-      done(new RequestError('unauthorized', 'This route wants Authorization: Bearer <API key>.'))
-      return
-    }
-    request.caller = caller
-    request.log = request.log.child({ caller: caller.name })
+    })
     done()
-  })
-  done()
   },
   { name: 'toolgate-access-control', fastify: '5.x', dependencies: ['toolgate-config', 'toolgate-key-ring'] },
 )

@@ -19,26 +19,30 @@ declare module 'fastify' {
  */
 export const closingBehaviour = fp(
   (app, _options, done) => {
-  let closing = false
-  app.addHook('preClose', (done) => {
-    closing = true
-    done()
-  })
-  app.addHook('onRequest', (request, _reply, done) => {
-    if (!closing || rulesOf(request).answeredWhileClosing) {
+    let closing = false
+    app.addHook('preClose', (done) => {
+      closing = true
       done()
-      return
-    }
-    done(new RequestError('shutting_down', 'The gateway is shutting down and takes no new work; retry on another instance.', { retryAfterSeconds: refusalRetryAfterSeconds }))
-  })
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (closing) void reply.header('connection', 'close')
-    done(null, payload)
-  })
-  app.decorate('stopTakingWork', () => {
-    closing = true
-  })
-  done()
+    })
+    app.addHook('onRequest', (request, _reply, done) => {
+      if (!closing || rulesOf(request).answeredWhileClosing) {
+        done()
+        return
+      }
+      done(
+        new RequestError('shutting_down', 'The gateway is shutting down and takes no new work; retry on another instance.', {
+          retryAfterSeconds: refusalRetryAfterSeconds,
+        }),
+      )
+    })
+    app.addHook('onSend', (_request, reply, payload, done) => {
+      if (closing) void reply.header('connection', 'close')
+      done(null, payload)
+    })
+    app.decorate('stopTakingWork', () => {
+      closing = true
+    })
+    done()
   },
   { name: 'toolgate-closing', fastify: '5.x' },
 )

@@ -30,7 +30,10 @@ function toRequestError(error: FastifyError, limits: { maxBodyBytes: number }): 
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new RequestError('body_too_large', `The body is larger than the limit of ${String(limits.maxBodyBytes)} bytes.`)
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new RequestError('unsupported_media_type', 'Send the body as application/json (or a streamed completion as text/event-stream).')
+      return new RequestError(
+        'unsupported_media_type',
+        'Send the body as application/json (or a streamed completion as text/event-stream).',
+      )
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new RequestError('invalid_json', 'The body is empty; send a JSON payload.')
     case 'FST_ERR_CTP_INVALID_JSON_BODY':

@@ -12,7 +12,8 @@ export const openapiDocument = fp(
         info: {
           title: 'toolgate',
           version: packageJson.version,
-          description: "Runs a model response's parallel tool calls and answers with the tool messages, in the calls' order, with the model's ids.",
+          description:
+            "Runs a model response's parallel tool calls and answers with the tool messages, in the calls' order, with the model's ids.",
         },
       },
       transform: jsonSchemaTransform,

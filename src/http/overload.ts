@@ -11,22 +11,26 @@ import { rulesOf } from './route-kinds.ts'
  */
 export const overloadProtection = fp(
   async (app) => {
-  const limits = app.config
-  await app.register(underPressure, {
-    sampleInterval: pressureSampleIntervalMs,
-    maxEventLoopDelay: limits.maxEventLoopDelayMs,
-    maxHeapUsedBytes: Math.round((getHeapStatistics().heap_size_limit * limits.maxHeapUsedPercent) / 100),
-    maxRssBytes: limits.maxRssBytes,
-    pressureHandler: (request, _reply, type, value) => {
-      if (rulesOf(request).answeredUnderPressure) return undefined
-      const measured = typeof value === 'number' ? ` (${type} ${String(Math.round(value))})` : ''
-      return Promise.reject(
-        new RequestError('overloaded', `The gateway is overloaded${measured}; nothing ran. Retry after ${String(refusalRetryAfterSeconds)} s.`, {
-          retryAfterSeconds: refusalRetryAfterSeconds,
-        }),
-      )
-    },
-  })
+    const limits = app.config
+    await app.register(underPressure, {
+      sampleInterval: pressureSampleIntervalMs,
+      maxEventLoopDelay: limits.maxEventLoopDelayMs,
+      maxHeapUsedBytes: Math.round((getHeapStatistics().heap_size_limit * limits.maxHeapUsedPercent) / 100),
+      maxRssBytes: limits.maxRssBytes,
+      pressureHandler: (request, _reply, type, value) => {
+        if (rulesOf(request).answeredUnderPressure) return undefined
+        const measured = typeof value === 'number' ? ` (${type} ${String(Math.round(value))})` : ''
+        return Promise.reject(
+          new RequestError(
+            'overloaded',
+            `The gateway is overloaded${measured}; nothing ran. Retry after ${String(refusalRetryAfterSeconds)} s.`,
+            {
+              retryAfterSeconds: refusalRetryAfterSeconds,
+            },
+          ),
+        )
+      },
+    })
   },
   { name: 'toolgate-overload-protection', fastify: '5.x', dependencies: ['toolgate-config'] },
 )

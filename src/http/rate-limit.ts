@@ -10,24 +10,28 @@ import { rulesOf } from './route-kinds.ts'
  */
 export const rateLimits = fp(
   async (app) => {
-  const { rateLimitPerMinute } = app.config
-  const limitOf = (request: FastifyRequest) => request.caller?.rateLimitPerMinute ?? rateLimitPerMinute
-  // A keys file may give a key a limit at any reload; without one, nothing can ever be limited.
-  if (rateLimitPerMinute === 0 && !app.keyRing.mayLimitRates) return
-  await app.register(rateLimit, {
-    global: true,
-    timeWindow: 60_000,
-    // Runs after access control, which names the caller.
-    keyGenerator: (request) => (request.caller ? `key:${request.caller.name}` : `ip:${request.ip}`),
-    max: (request) => limitOf(request),
-    // Probes and scrapes are never counted: an orchestrator must always see how the gateway is.
-    allowList: (request) => !rulesOf(request).rateLimited || limitOf(request) === 0,
-    addHeadersOnExceeding: { 'x-ratelimit-limit': true, 'x-ratelimit-remaining': true, 'x-ratelimit-reset': true },
-    errorResponseBuilder: (request, context) =>
-      new RequestError('rate_limited', `More than ${String(context.max)} requests in a minute from this ${request.caller ? 'API key' : 'client'}; retry after ${context.after}.`, {
-        retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
-      }),
-  })
+    const { rateLimitPerMinute } = app.config
+    const limitOf = (request: FastifyRequest) => request.caller?.rateLimitPerMinute ?? rateLimitPerMinute
+    // A keys file may give a key a limit at any reload; without one, nothing can ever be limited.
+    if (rateLimitPerMinute === 0 && !app.keyRing.mayLimitRates) return
+    await app.register(rateLimit, {
+      global: true,
+      timeWindow: 60_000,
+      // Runs after access control, which names the caller.
+      keyGenerator: (request) => (request.caller ? `key:${request.caller.name}` : `ip:${request.ip}`),
+      max: (request) => limitOf(request),
+      // Probes and scrapes are never counted: an orchestrator must always see how the gateway is.
+      allowList: (request) => !rulesOf(request).rateLimited || limitOf(request) === 0,
+      addHeadersOnExceeding: { 'x-ratelimit-limit': true, 'x-ratelimit-remaining': true, 'x-ratelimit-reset': true },
+      errorResponseBuilder: (request, context) =>
+        new RequestError(
+          'rate_limited',
+          `More than ${String(context.max)} requests in a minute from this ${request.caller ? 'API key' : 'client'}; retry after ${context.after}.`,
+          {
+            retryAfterSeconds: Math.max(1, Math.ceil(context.ttl / 1000)),
+          },
+        ),
+    })
   },
   // After access control, which names the caller the limit is counted for.
   { name: 'toolgate-rate-limits', fastify: '5.x', dependencies: ['toolgate-config', 'toolgate-key-ring', 'toolgate-access-control'] },

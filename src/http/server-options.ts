@@ -6,7 +6,10 @@ import { createClientErrorHandler } from './client-error.ts'
 import { requestIdOf } from './request-id.ts'
 
 /** The HTTP server's own settings: body size, the slow-client timeouts, request ids, closing. */
-export function serverOptions(config: Config, logger: FastifyBaseLogger): FastifyHttpOptions<Server> & { loggerInstance: FastifyBaseLogger } {
+export function serverOptions(
+  config: Config,
+  logger: FastifyBaseLogger,
+): FastifyHttpOptions<Server> & { loggerInstance: FastifyBaseLogger } {
   return {
     loggerInstance: logger,
     // Closing is answered in toolgate's shape (closing.ts), not Fastify's.

@@ -26,7 +26,9 @@ export function streamReply(reply: FastifyReply, kind: StreamKind, provider: Any
       started = true
       reply.hijack()
       // The headers the hooks set (x-request-id, rate limits) go too: a hijacked reply skips onSend.
-      const set = Object.entries(reply.getHeaders()).filter((entry): entry is [string, string | number | string[]] => entry[1] !== undefined)
+      const set = Object.entries(reply.getHeaders()).filter(
+        (entry): entry is [string, string | number | string[]] => entry[1] !== undefined,
+      )
       reply.raw.writeHead(200, {
         ...Object.fromEntries(set),
         'content-type': kind === 'ndjson' ? 'application/x-ndjson' : 'text/event-stream',

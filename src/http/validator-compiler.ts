@@ -21,7 +21,12 @@ export const validatorCompiler: FastifySchemaCompiler<z.ZodType> =
       // zod's length checks also run on a value that failed its type check, and throw on a
       // hostile `length` (an object whose toString is not a function): still the client's input.
       const code = httpPart === 'querystring' ? 'invalid_query' : 'invalid_payload'
-      return { error: new RequestError(code, `The ${httpPart === 'querystring' ? 'query' : 'body'} holds a value of the wrong type (an object where a string or array belongs).`) }
+      return {
+        error: new RequestError(
+          code,
+          `The ${httpPart === 'querystring' ? 'query' : 'body'} holds a value of the wrong type (an object where a string or array belongs).`,
+        ),
+      }
     }
     if (result.success) return { value: result.data }
     return { error: toRequestError(result.error.issues, data, httpPart, schema.description) }
@@ -32,9 +37,7 @@ function toRequestError(issues: readonly Issue[], data: unknown, httpPart = 'bod
   const { issue, path } = pickIssue(issues, data, [])
   const where = formatPath(path, part)
   const message =
-    path.length === 0 && description !== undefined
-      ? `The ${part} is not ${description}`
-      : `Invalid value at ${where}: ${issue.message}`
+    path.length === 0 && description !== undefined ? `The ${part} is not ${description}` : `Invalid value at ${where}: ${issue.message}`
   const code = part === 'body' ? 'invalid_payload' : part === 'query' ? 'invalid_query' : 'bad_request'
   return new RequestError(code, message, { path: where })
 }

@@ -6,7 +6,14 @@ export function callLog(log: Logger): BatchObserver {
   return {
     callAnswered: ({ result }) => {
       log.info(
-        { tool: result.name, callId: result.id, outcome: result.error?.code ?? 'ok', attempts: result.attempts, durationMs: result.durationMs, queuedMs: result.queuedMs },
+        {
+          tool: result.name,
+          callId: result.id,
+          outcome: result.error?.code ?? 'ok',
+          attempts: result.attempts,
+          durationMs: result.durationMs,
+          queuedMs: result.queuedMs,
+        },
         'call answered',
       )
     },

@@ -8,21 +8,77 @@ const seconds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 /** What GET /metrics exposes, in Prometheus' text format; it observes every batch. */
 export class Metrics implements BatchObserver {
   readonly registry = new Registry()
-  readonly #calls = new Counter({ name: 'toolgate_calls_total', help: 'Calls answered, by tool and outcome (ok or error code).', labelNames: ['tool', 'outcome'], registers: [this.registry] })
-  readonly #duration = new Histogram({ name: 'toolgate_call_duration_seconds', help: 'From the first attempt to the answer, by tool.', labelNames: ['tool'], buckets: seconds, registers: [this.registry] })
-  readonly #queued = new Histogram({ name: 'toolgate_call_queue_wait_seconds', help: 'Time calls waited for a slot.', buckets: seconds, registers: [this.registry] })
-  readonly #retries = new Counter({ name: 'toolgate_call_retries_total', help: 'Attempts beyond the first, by tool.', labelNames: ['tool'], registers: [this.registry] })
-  readonly #batches = new Counter({ name: 'toolgate_batches_total', help: 'Batches answered, by status.', labelNames: ['status'], registers: [this.registry] })
-  readonly #uncaught = new Counter({ name: 'toolgate_uncaught_failures_total', help: 'Exceptions and rejections no call caught (a tool failing outside its call); logged, and served on.', registers: [this.registry] })
-  readonly #http = new Counter({ name: 'toolgate_http_requests_total', help: 'HTTP requests, by route and status code.', labelNames: ['route', 'status'], registers: [this.registry] })
+  readonly #calls = new Counter({
+    name: 'toolgate_calls_total',
+    help: 'Calls answered, by tool and outcome (ok or error code).',
+    labelNames: ['tool', 'outcome'],
+    registers: [this.registry],
+  })
+  readonly #duration = new Histogram({
+    name: 'toolgate_call_duration_seconds',
+    help: 'From the first attempt to the answer, by tool.',
+    labelNames: ['tool'],
+    buckets: seconds,
+    registers: [this.registry],
+  })
+  readonly #queued = new Histogram({
+    name: 'toolgate_call_queue_wait_seconds',
+    help: 'Time calls waited for a slot.',
+    buckets: seconds,
+    registers: [this.registry],
+  })
+  readonly #retries = new Counter({
+    name: 'toolgate_call_retries_total',
+    help: 'Attempts beyond the first, by tool.',
+    labelNames: ['tool'],
+    registers: [this.registry],
+  })
+  readonly #batches = new Counter({
+    name: 'toolgate_batches_total',
+    help: 'Batches answered, by status.',
+    labelNames: ['status'],
+    registers: [this.registry],
+  })
+  readonly #uncaught = new Counter({
+    name: 'toolgate_uncaught_failures_total',
+    help: 'Exceptions and rejections no call caught (a tool failing outside its call); logged, and served on.',
+    registers: [this.registry],
+  })
+  readonly #http = new Counter({
+    name: 'toolgate_http_requests_total',
+    help: 'HTTP requests, by route and status code.',
+    labelNames: ['route', 'status'],
+    registers: [this.registry],
+  })
 
   /** @param calls the executor's running and waiting calls, read when scraped */
   constructor(calls: () => { running: number; waiting: number; abandoned: number }) {
     // The process's own: resident memory, heap by space, event-loop lag, GC time, open handles.
     collectDefaultMetrics({ register: this.registry })
-    new Gauge({ name: 'toolgate_calls_running', help: 'Calls running now.', registers: [this.registry], collect() { this.set(calls().running) } })
-    new Gauge({ name: 'toolgate_calls_waiting', help: 'Calls admitted and waiting for a slot.', registers: [this.registry], collect() { this.set(calls().waiting) } })
-    new Gauge({ name: 'toolgate_calls_abandoned', help: 'Calls answered (timed out, cancelled) whose tools ignored the abort and still run.', registers: [this.registry], collect() { this.set(calls().abandoned) } })
+    new Gauge({
+      name: 'toolgate_calls_running',
+      help: 'Calls running now.',
+      registers: [this.registry],
+      collect() {
+        this.set(calls().running)
+      },
+    })
+    new Gauge({
+      name: 'toolgate_calls_waiting',
+      help: 'Calls admitted and waiting for a slot.',
+      registers: [this.registry],
+      collect() {
+        this.set(calls().waiting)
+      },
+    })
+    new Gauge({
+      name: 'toolgate_calls_abandoned',
+      help: 'Calls answered (timed out, cancelled) whose tools ignored the abort and still run.',
+      registers: [this.registry],
+      collect() {
+        this.set(calls().abandoned)
+      },
+    })
   }
 
   // Labelled children are looked up once: prom-client hashes the labels on every unbound call,

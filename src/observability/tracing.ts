@@ -19,7 +19,11 @@ export type BatchSpan = Required<Pick<BatchObserver, 'callStarted' | 'callAnswer
  * Turns tracing on when an OTLP endpoint is configured. The OpenTelemetry SDK is imported only
  * then, so a gateway without tracing neither loads it nor pays for a span.
  */
-export async function startTracing(options: { endpoint: string | undefined; serviceName: string; version: string }): Promise<Tracing | undefined> {
+export async function startTracing(options: {
+  endpoint: string | undefined
+  serviceName: string
+  version: string
+}): Promise<Tracing | undefined> {
   if (options.endpoint === undefined) return undefined
   const [api, core, resources, sdk, exporter] = await Promise.all([
     import('@opentelemetry/api'),
@@ -31,7 +35,10 @@ export async function startTracing(options: { endpoint: string | undefined; serv
   const provider = new sdk.TracerProvider({
     resource: resources.resourceFromAttributes({ 'service.name': options.serviceName, 'service.version': options.version }),
     spanProcessors: [
-      new sdk.BatchSpanProcessor({ exporter: new exporter.OTLPTraceExporter({ url: `${options.endpoint.replace(/\/$/, '')}/v1/traces` }), scheduledDelayMillis: 1_000 }),
+      new sdk.BatchSpanProcessor({
+        exporter: new exporter.OTLPTraceExporter({ url: `${options.endpoint.replace(/\/$/, '')}/v1/traces` }),
+        scheduledDelayMillis: 1_000,
+      }),
     ],
   })
   const tracer: Tracer = provider.getTracer('toolgate', options.version)
@@ -53,7 +60,14 @@ export async function startTracing(options: { endpoint: string | undefined; serv
       }
       return {
         callStarted: (call, index) => {
-          calls.set(index, tracer.startSpan(`toolgate.call ${call.name}`, { attributes: { 'gen_ai.tool.name': call.name, 'gen_ai.tool.call.id': call.id } }, inBatch))
+          calls.set(
+            index,
+            tracer.startSpan(
+              `toolgate.call ${call.name}`,
+              { attributes: { 'gen_ai.tool.name': call.name, 'gen_ai.tool.call.id': call.id } },
+              inBatch,
+            ),
+          )
         },
         callAnswered: ({ result }, index) => {
           const span = calls.get(index)

@@ -26,7 +26,9 @@ const messagePayload = z
 const toolResultsMessage = z
   .object({
     role: z.literal('user'),
-    content: z.array(z.object({ type: z.literal('tool_result'), tool_use_id: z.string(), content: z.string(), is_error: z.boolean().optional() })),
+    content: z.array(
+      z.object({ type: z.literal('tool_result'), tool_use_id: z.string(), content: z.string(), is_error: z.boolean().optional() }),
+    ),
   })
   .describe('Anthropic: one user message holding every tool_result')
 
@@ -40,11 +42,23 @@ export const anthropic = defineProvider({
     // One user message for the whole batch: Anthropic wants every tool_result of a turn together.
     const blocks = calls.map(
       ({ result, content }) =>
-        ({ type: 'tool_result' as const, tool_use_id: result.id, content, ...(result.ok ? {} : { is_error: true }) }) satisfies ToolResultBlockParam,
+        ({
+          type: 'tool_result' as const,
+          tool_use_id: result.id,
+          content,
+          ...(result.ok ? {} : { is_error: true }),
+        }) satisfies ToolResultBlockParam,
     )
     return [{ role: 'user', content: blocks }]
   },
-  declarationsSchema: z.array(z.object({ name: z.string(), description: z.string(), input_schema: jsonSchemaObject })).describe('format=anthropic: Messages API tools'),
+  declarationsSchema: z
+    .array(z.object({ name: z.string(), description: z.string(), input_schema: jsonSchemaObject }))
+    .describe('format=anthropic: Messages API tools'),
   declare: (tools) =>
-    tools.map(({ name, description, parameters }) => ({ name, description, input_schema: parameters }) satisfies Omit<AnthropicTool, 'input_schema'> & { input_schema: Record<string, unknown> }),
+    tools.map(
+      ({ name, description, parameters }) =>
+        ({ name, description, input_schema: parameters }) satisfies Omit<AnthropicTool, 'input_schema'> & {
+          input_schema: Record<string, unknown>
+        },
+    ),
 })

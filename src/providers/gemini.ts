@@ -24,7 +24,13 @@ const generateContentPayload = z
       calls: found.map(({ call, index, path }) => {
         const { name, args, id } = call.functionCall
         // Gemini calls may carry no id: the part's position names the call, so two calls of one tool stay apart.
-        return { id: id ?? `gemini_call_${String(index)}`, name, arguments: args, path, ...(id === undefined ? { assignedId: true as const } : {}) }
+        return {
+          id: id ?? `gemini_call_${String(index)}`,
+          name,
+          arguments: args,
+          path,
+          ...(id === undefined ? { assignedId: true as const } : {}),
+        }
       }),
     }
   })
@@ -41,7 +47,11 @@ export const gemini = defineProvider({
   answerSchema: z
     .object({
       role: z.literal('user'),
-      parts: z.array(z.object({ functionResponse: z.object({ name: z.string(), id: z.string().optional(), response: z.record(z.string(), z.unknown()) }) })),
+      parts: z.array(
+        z.object({
+          functionResponse: z.object({ name: z.string(), id: z.string().optional(), response: z.record(z.string(), z.unknown()) }),
+        }),
+      ),
     })
     .describe('Gemini: one user content holding every functionResponse part'),
   answers: (calls) => {
@@ -57,8 +67,14 @@ export const gemini = defineProvider({
     return [{ role: 'user' as const, parts }]
   },
   declarationsSchema: z
-    .array(z.object({ functionDeclarations: z.array(z.object({ name: z.string(), description: z.string(), parametersJsonSchema: jsonSchemaObject })) }))
+    .array(
+      z.object({
+        functionDeclarations: z.array(z.object({ name: z.string(), description: z.string(), parametersJsonSchema: jsonSchemaObject })),
+      }),
+    )
     .describe('format=gemini: one generateContent tool holding every function declaration'),
   // One tool holding every declaration, with the full JSON Schema in parametersJsonSchema.
-  declare: (tools) => [{ functionDeclarations: tools.map(({ name, description, parameters }) => ({ name, description, parametersJsonSchema: parameters })) }],
+  declare: (tools) => [
+    { functionDeclarations: tools.map(({ name, description, parameters }) => ({ name, description, parametersJsonSchema: parameters })) },
+  ],
 })

@@ -53,17 +53,25 @@ export const payloadSchema = z
 /** Refuses a payload whose shape belongs to another provider than the one the client named. */
 export function assertProvider(payload: DecodedPayload, expected: ProviderName): void {
   if (payload.provider.name !== expected) {
-    throw new RequestError('invalid_payload', `The body is not a ${expected} payload: its shape is that of a payload from ${payload.provider.name}.`, {
-      path: 'body',
-    })
+    throw new RequestError(
+      'invalid_payload',
+      `The body is not a ${expected} payload: its shape is that of a payload from ${payload.provider.name}.`,
+      {
+        path: 'body',
+      },
+    )
   }
 }
 
 /** Any provider's answer message, for the reply's schema. */
-export const toolMessageSchema = z.union(providers.map((provider) => provider.answerSchema) as unknown as [z.ZodType<ToolMessage>, ...Array<z.ZodType<ToolMessage>>])
+export const toolMessageSchema = z.union(
+  providers.map((provider) => provider.answerSchema) as unknown as [z.ZodType<ToolMessage>, ...Array<z.ZodType<ToolMessage>>],
+)
 
 /** Any provider's `tools` parameter, for GET /tools' schema. */
-export const declarationsSchema = z.union(providers.map((provider) => provider.declarationsSchema) as unknown as [z.ZodType, ...z.ZodType[]])
+export const declarationsSchema = z.union(
+  providers.map((provider) => provider.declarationsSchema) as unknown as [z.ZodType, ...z.ZodType[]],
+)
 
 const declared = new WeakMap<readonly ToolDescription[], Map<ProviderName, unknown>>()
 

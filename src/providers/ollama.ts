@@ -18,18 +18,16 @@ const chatPayload = z
     }),
   })
   .describe('An Ollama /api/chat response; the tool_calls of its message run.')
-  .transform(
-    (response): PayloadCalls => ({
-      shape: 'ollama',
-      calls: (response.message.tool_calls ?? []).map((call, index) => ({
-        id: call.id ?? `ollama_call_${String(index)}`,
-        name: call.function.name,
-        arguments: call.function.arguments,
-        path: `message.tool_calls[${String(index)}]`,
-        ...(call.id === undefined ? { assignedId: true as const } : {}),
-      })),
-    }),
-  )
+  .transform((response): PayloadCalls => ({
+    shape: 'ollama',
+    calls: (response.message.tool_calls ?? []).map((call, index) => ({
+      id: call.id ?? `ollama_call_${String(index)}`,
+      name: call.function.name,
+      arguments: call.function.arguments,
+      path: `message.tool_calls[${String(index)}]`,
+      ...(call.id === undefined ? { assignedId: true as const } : {}),
+    })),
+  }))
 
 /** Ollama's native /api/chat: tool calls in its message, answered by tool messages naming the tool. */
 export const ollama = defineProvider({

@@ -47,12 +47,10 @@ const chatCompletionPayload = z
     choices: z.array(z.object({ message: assistantMessageSchema.extend({ role: z.literal('assistant').optional() }) })).min(1),
   })
   .describe('An OpenAI Chat Completions response; the calls of choices[0].message run.')
-  .transform(
-    (completion): PayloadCalls => ({
-      shape: 'chat.completion',
-      calls: toRawCalls(completion.choices[0]?.message.tool_calls, 'choices[0].message.tool_calls'),
-    }),
-  )
+  .transform((completion): PayloadCalls => ({
+    shape: 'chat.completion',
+    calls: toRawCalls(completion.choices[0]?.message.tool_calls, 'choices[0].message.tool_calls'),
+  }))
 
 const assistantMessagePayload = assistantMessageSchema
   // An Anthropic message has role "assistant" too, and type "message": a malformed one must not pass for this shape.
@@ -74,12 +72,10 @@ const conversationPayload = z
 const sketchPayload = z
   .object({ message: z.array(z.looseObject({ tool_calls: toolCallsSchema })) })
   .describe("The reference sketch's shape: the calls of every item of `message` run, in order.")
-  .transform(
-    (response): PayloadCalls => ({
-      shape: 'sketch',
-      calls: response.message.flatMap((message, index) => toRawCalls(message.tool_calls, `message[${String(index)}].tool_calls`)),
-    }),
-  )
+  .transform((response): PayloadCalls => ({
+    shape: 'sketch',
+    calls: response.message.flatMap((message, index) => toRawCalls(message.tool_calls, `message[${String(index)}].tool_calls`)),
+  }))
 
 /** A streamed response's tool calls, put back together; a call still without id or name is reported. */
 function streamedCalls(chunks: readonly ChatCompletionChunk[], context: z.core.$RefinementCtx): PayloadCalls {
@@ -90,7 +86,12 @@ function streamedCalls(chunks: readonly ChatCompletionChunk[], context: z.core.$
       const missing = call.id === undefined ? 'id' : 'name'
       const [chunk, choice, fragment] = call.firstSeen
       const where = [chunk, 'choices', choice, 'delta', 'tool_calls', fragment, ...(missing === 'id' ? ['id'] : ['function', 'name'])]
-      context.issues.push({ code: 'custom', message: `no chunk gave tool call ${String(call.index)} its ${missing}`, input: call, path: where })
+      context.issues.push({
+        code: 'custom',
+        message: `no chunk gave tool call ${String(call.index)} its ${missing}`,
+        input: call,
+        path: where,
+      })
       return z.NEVER
     }
     calls.push({ id: call.id, name: call.name, arguments: call.arguments, path })
@@ -117,7 +118,8 @@ const serverSentEventsPayload = z
     }
     const chunks = z.array(chatCompletionChunkSchema).min(1).safeParse(events)
     if (!chunks.success) {
-      for (const issue of chunks.error.issues) context.issues.push({ code: 'custom', message: issue.message, input: text, path: ['events', ...issue.path] })
+      for (const issue of chunks.error.issues)
+        context.issues.push({ code: 'custom', message: issue.message, input: text, path: ['events', ...issue.path] })
       return z.NEVER
     }
     return streamedCalls(chunks.data, context)
@@ -143,12 +145,22 @@ export const openaiChat = defineProvider({
       { schema: sketchPayload, described: '{"message": [...]} as in the reference sketch' },
     ],
   },
-  answerSchema: z.object({ role: z.literal('tool'), tool_call_id: z.string(), content: z.string() }).describe('Chat Completions: one per call'),
+  answerSchema: z
+    .object({ role: z.literal('tool'), tool_call_id: z.string(), content: z.string() })
+    .describe('Chat Completions: one per call'),
   answers: (calls) =>
     calls.map(({ result, content }) => ({ role: 'tool', tool_call_id: result.id, content }) satisfies ChatCompletionToolMessageParam),
   declarationsSchema: z
-    .array(z.object({ type: z.literal('function'), function: z.object({ name: z.string(), description: z.string().optional(), parameters: jsonSchemaObject.optional() }) }))
+    .array(
+      z.object({
+        type: z.literal('function'),
+        function: z.object({ name: z.string(), description: z.string().optional(), parameters: jsonSchemaObject.optional() }),
+      }),
+    )
     .describe('format=openai: Chat Completions function tools'),
   declare: (tools) =>
-    tools.map(({ name, description, parameters }): ChatCompletionFunctionTool => ({ type: 'function', function: { name, description, parameters } })),
+    tools.map(({ name, description, parameters }): ChatCompletionFunctionTool => ({
+      type: 'function',
+      function: { name, description, parameters },
+    })),
 })

@@ -7,7 +7,10 @@ const functionCallItem = z.object({
   type: z.literal('function_call'),
   call_id: z.string().min(1).describe('What the function_call_output answers (not the item id fc_...).'),
   name: z.string(),
-  arguments: z.unknown().optional().meta({ type: ['string', 'object'] }),
+  arguments: z
+    .unknown()
+    .optional()
+    .meta({ type: ['string', 'object'] }),
 })
 
 const responsePayload = z
@@ -16,7 +19,10 @@ const responsePayload = z
   .transform((response, context): PayloadCalls => {
     const found = callsAmong(response.output, ['output'], (item) => item.type === 'function_call', functionCallItem, context)
     if (found === undefined) return z.NEVER
-    return { shape: 'responses', calls: found.map(({ call, path }) => ({ id: call.call_id, name: call.name, arguments: call.arguments, path })) }
+    return {
+      shape: 'responses',
+      calls: found.map(({ call, path }) => ({ id: call.call_id, name: call.name, arguments: call.arguments, path })),
+    }
   })
 
 /** The OpenAI Responses API: function_call items answered by function_call_output items, keyed by call_id. */
@@ -27,10 +33,22 @@ export const openaiResponses = defineProvider({
     .object({ type: z.literal('function_call_output'), call_id: z.string(), output: z.string() })
     .describe('Responses API: one per call, keyed by call_id'),
   answers: (calls) =>
-    calls.map(({ result, content }) => ({ type: 'function_call_output', call_id: result.id, output: content }) satisfies ResponseInputItem.FunctionCallOutput),
+    calls.map(
+      ({ result, content }) =>
+        ({ type: 'function_call_output', call_id: result.id, output: content }) satisfies ResponseInputItem.FunctionCallOutput,
+    ),
   declarationsSchema: z
-    .array(z.object({ type: z.literal('function'), name: z.string(), description: z.string().nullish(), parameters: jsonSchemaObject.nullable(), strict: z.boolean().nullable() }))
+    .array(
+      z.object({
+        type: z.literal('function'),
+        name: z.string(),
+        description: z.string().nullish(),
+        parameters: jsonSchemaObject.nullable(),
+        strict: z.boolean().nullable(),
+      }),
+    )
     .describe('format=responses: Responses API function tools'),
   // Not strict: strict mode demands every property be required, which optional arguments are not.
-  declare: (tools) => tools.map(({ name, description, parameters }): FunctionTool => ({ type: 'function', name, description, parameters, strict: false })),
+  declare: (tools) =>
+    tools.map(({ name, description, parameters }): FunctionTool => ({ type: 'function', name, description, parameters, strict: false })),
 })

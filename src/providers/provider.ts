@@ -26,7 +26,10 @@ type PayloadSchema = z.ZodType<PayloadCalls>
 /** One way a provider's calls reach toolgate, and how an error names it. */
 export interface PayloadShape {
   schema: PayloadSchema
-  /** The shape in words, for an error about a body of no known shape: "an Anthropic Messages API response"; absent when another shape's words cover it. */
+  /**
+   * The shape in words, for an error about a body of no known shape ("an Anthropic Messages API
+   * response"); absent when another shape's words cover it.
+   */
   described?: string
 }
 

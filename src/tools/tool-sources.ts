@@ -138,14 +138,20 @@ export class ToolSources {
     const unknown = [...file.builtins.disabled, ...Object.keys(file.builtins.overrides)].filter((name) => !names.has(name))
     const redact = redactor(secrets)
     if (unknown.length > 0) {
-      throw new ConfigFileError(redact(`${config.configFile}: builtins: no built-in tool named ${unknown.join(', ')} (there are ${[...names].join(', ')})`))
+      throw new ConfigFileError(
+        redact(`${config.configFile}: builtins: no built-in tool named ${unknown.join(', ')} (there are ${[...names].join(', ')})`),
+      )
     }
     const kept = builtins
       .filter((tool) => !file.builtins.disabled.includes(tool.name))
       .map((tool) => ({ ...tool, ...file.builtins.overrides[tool.name] }))
-    const mcp = file.mcp.map((server) => new McpServerTools(server, { log: this.#options.log, onToolsChanged: this.#toolsChanged, secrets }))
+    const mcp = file.mcp.map(
+      (server) => new McpServerTools(server, { log: this.#options.log, onToolsChanged: this.#toolsChanged, secrets }),
+    )
     const connected = await Promise.allSettled(mcp.map((server) => server.connect()))
-    const failures = connected.flatMap((outcome, index) => (outcome.status === 'rejected' ? [`${mcp[index]?.name ?? '?'} (${describeThrown(outcome.reason)})`] : []))
+    const failures = connected.flatMap((outcome, index) =>
+      outcome.status === 'rejected' ? [`${mcp[index]?.name ?? '?'} (${describeThrown(outcome.reason)})`] : [],
+    )
     if (failures.length > 0) {
       await Promise.all(mcp.map((server) => server.close()))
       throw new ConfigFileError(redact(`${config.configFile}: MCP server ${failures.join(', ')} could not be reached`))

@@ -59,14 +59,21 @@ describe('Executor', () => {
 
   it('runs the calls of a batch at the same time', async () => {
     const { tool, stats } = concurrencyProbe('probe', 50)
-    const reply = await run([tool], ['a', 'b', 'c', 'd', 'e'].map((id) => call(id, 'probe')))
+    const reply = await run(
+      [tool],
+      ['a', 'b', 'c', 'd', 'e'].map((id) => call(id, 'probe')),
+    )
     assert.equal(reply.status, 'complete')
     assert.equal(stats.peak, 5)
   })
 
   it('never runs more calls at once than its concurrency, and answers them all', async () => {
     const { tool, stats } = concurrencyProbe('probe', 20)
-    const reply = await run([tool], Array.from({ length: 7 }, (_, index) => call(`c${String(index)}`, 'probe')), { concurrency: 2 })
+    const reply = await run(
+      [tool],
+      Array.from({ length: 7 }, (_, index) => call(`c${String(index)}`, 'probe')),
+      { concurrency: 2 },
+    )
     assert.equal(reply.status, 'complete')
     assert.equal(reply.messages.length, 7)
     assert.equal(stats.peak, 2)
@@ -86,11 +93,20 @@ describe('Executor', () => {
     // Two shared slots and three calls of a tool capped at one: the two waiting for the cap must not
     // hold the second slot, or the free call behind them would wait for the first capped one.
     const gate = Promise.withResolvers<undefined>()
-    const capped = defineTool({ name: 'capped', description: 'Waits for the gate.', inputSchema: z.object({}), concurrency: 1, execute: () => gate.promise })
+    const capped = defineTool({
+      name: 'capped',
+      description: 'Waits for the gate.',
+      inputSchema: z.object({}),
+      concurrency: 1,
+      execute: () => gate.promise,
+    })
     let freeAnswered = false
     const gateway = executor([capped, sleepTool], { concurrency: 2 })
     const observer = { callAnswered: ({ result }: AnsweredCall) => (freeAnswered ||= result.id === 'free') }
-    const pending = gateway.execute([call('capped1', 'capped'), call('capped2', 'capped'), call('capped3', 'capped'), call('free', 'sleep', { ms: 1 })], { log, observer })
+    const pending = gateway.execute(
+      [call('capped1', 'capped'), call('capped2', 'capped'), call('capped3', 'capped'), call('free', 'sleep', { ms: 1 })],
+      { log, observer },
+    )
     try {
       await waitFor(() => freeAnswered, 'the free call to be answered while the capped ones hold their own queue')
     } finally {
@@ -111,10 +127,7 @@ describe('Executor', () => {
   })
 
   it('cuts a hung tool at its deadline while the other calls succeed', async () => {
-    const reply = await run(
-      [hangTool({ timeoutMs: 150 }), sleepTool],
-      [call('stuck', 'hang'), call('fine', 'sleep', { ms: 10 })],
-    )
+    const reply = await run([hangTool({ timeoutMs: 150 }), sleepTool], [call('stuck', 'hang'), call('fine', 'sleep', { ms: 10 })])
     assert.equal(reply.status, 'partial')
     const [stuck, fine] = reply.results
     assert.equal(stuck?.error?.code, 'timeout')
@@ -212,7 +225,10 @@ describe('Executor', () => {
 
   it('answers unknown_tool for names that exist only on Object.prototype', async () => {
     const names = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'get_wether']
-    const reply = await run([sleepTool], names.map((name, index) => call(`c${String(index)}`, name)))
+    const reply = await run(
+      [sleepTool],
+      names.map((name, index) => call(`c${String(index)}`, name)),
+    )
     assert.equal(reply.status, 'failed')
     assert.deepEqual(
       reply.results.map((result) => result.error?.code),
@@ -237,7 +253,10 @@ describe('Executor', () => {
 
   it('answers tool_error for anything thrown, not only Errors', async () => {
     const kinds = ['error', 'string', 'null', 'object', 'number', 'undefined']
-    const reply = await run([throwTool], kinds.map((kind) => call(kind, 'throw', { kind })))
+    const reply = await run(
+      [throwTool],
+      kinds.map((kind) => call(kind, 'throw', { kind })),
+    )
     assert.deepEqual(
       reply.results.map((result) => [result.error?.code, result.error?.message]),
       [
@@ -281,7 +300,10 @@ describe('Executor', () => {
   })
 
   it('answers invalid_result for a result JSON cannot carry', async () => {
-    const reply = await run([unserializableTool], [call('a', 'unserializable', { kind: 'cycle' }), call('b', 'unserializable', { kind: 'bigint' })])
+    const reply = await run(
+      [unserializableTool],
+      [call('a', 'unserializable', { kind: 'cycle' }), call('b', 'unserializable', { kind: 'bigint' })],
+    )
     assert.deepEqual(
       reply.results.map((result) => result.error?.code),
       ['invalid_result', 'invalid_result'],
@@ -290,7 +312,10 @@ describe('Executor', () => {
   })
 
   it('reports partial and failed batches with the aggregated errors', async () => {
-    const partial = await run([sleepTool, throwTool], [call('a', 'sleep', { ms: 1 }), call('b', 'throw', { kind: 'error' }), call('c', 'nope')])
+    const partial = await run(
+      [sleepTool, throwTool],
+      [call('a', 'sleep', { ms: 1 }), call('b', 'throw', { kind: 'error' }), call('c', 'nope')],
+    )
     assert.equal(partial.status, 'partial')
     assert.equal(
       partial.errors,
@@ -312,7 +337,10 @@ describe('Executor', () => {
   it('refuses a batch whole when admitting it would overflow the queue, and loses nothing admitted', async () => {
     const { tool, stats } = concurrencyProbe('probe', 80)
     const gateway = executor([tool], { concurrency: 1, maxQueuedCalls: 2 })
-    const admitted = gateway.execute(['a', 'b', 'c'].map((id) => call(id, 'probe')), { log })
+    const admitted = gateway.execute(
+      ['a', 'b', 'c'].map((id) => call(id, 'probe')),
+      { log },
+    )
     await assert.rejects(gateway.execute([call('d', 'probe')], { log }), (error: unknown) => {
       assert.ok(error instanceof Error && 'code' in error && error.code === 'queue_full')
       assert.ok('retryAfterSeconds' in error && error.retryAfterSeconds === 1)
@@ -329,7 +357,10 @@ describe('Executor', () => {
     const { tool, stats } = concurrencyProbe('probe', 10_000)
     const gateway = executor([tool], { concurrency: 2 })
     const controller = new AbortController()
-    const pending = gateway.execute(['a', 'b', 'c', 'd'].map((id) => call(id, 'probe')), { log, signal: controller.signal })
+    const pending = gateway.execute(
+      ['a', 'b', 'c', 'd'].map((id) => call(id, 'probe')),
+      { log, signal: controller.signal },
+    )
     await waitFor(() => stats.running === 2, 'two calls to run')
     controller.abort()
     const reply = formatReply(await pending)
@@ -349,7 +380,10 @@ describe('Executor', () => {
     const { tool, stats } = concurrencyProbe('probe', 10_000)
     const gateway = executor([tool])
     const controller = new AbortController()
-    const pending = gateway.execute(['a', 'b', 'c'].map((id) => call(id, 'probe')), { log, signal: controller.signal, mode: 'sequential' })
+    const pending = gateway.execute(
+      ['a', 'b', 'c'].map((id) => call(id, 'probe')),
+      { log, signal: controller.signal, mode: 'sequential' },
+    )
     await waitFor(() => stats.running === 1, 'the first call to run')
     controller.abort()
     const reply = formatReply(await pending)

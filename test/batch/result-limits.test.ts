@@ -30,7 +30,11 @@ describe('result size limit', () => {
       ]),
     })
     assert.equal(response.statusCode, 200)
-    const reply = response.json<{ status: string; messages: Array<{ content: string }>; results: Array<{ ok: boolean; truncatedFromBytes?: number; output: unknown }> }>()
+    const reply = response.json<{
+      status: string
+      messages: Array<{ content: string }>
+      results: Array<{ ok: boolean; truncatedFromBytes?: number; output: unknown }>
+    }>()
     assert.equal(reply.status, 'complete')
     const [big, small] = reply.messages
     assert.ok(big && small)
@@ -87,7 +91,10 @@ describe('abandoned calls', () => {
     const call = (id: string, name: string) => ({ id, name, arguments: '{}', path: id })
 
     const first = await executor.execute([call('a', 'stubborn'), call('b', 'stubborn'), call('c', 'quick')], { log })
-    assert.deepEqual(first.calls.map((answered) => answered.result.error?.code ?? 'ok'), ['timeout', 'timeout', 'ok'])
+    assert.deepEqual(
+      first.calls.map((answered) => answered.result.error?.code ?? 'ok'),
+      ['timeout', 'timeout', 'ok'],
+    )
     assert.equal(executor.stats.abandoned, 2)
     await assert.rejects(executor.execute([call('d', 'quick')], { log }), (error: unknown) => {
       assert.ok(error instanceof RequestError)
@@ -109,7 +116,9 @@ describe('abandoned calls', () => {
   it('answers 503 with Retry-After over HTTP and shows the count in /readyz', async (t) => {
     const release: Array<() => void> = []
     const stubborn = stubbornTool(release)
-    t.after(() => { for (const stop of release) stop() })
+    t.after(() => {
+      for (const stop of release) stop()
+    })
     const app = await buildTestApp(t, { tools: [stubborn], env: { TOOLGATE_MAX_ABANDONED_CALLS: '1' } })
     const batch = { method: 'POST' as const, url: '/execute', payload: chatCompletion([['call_1', 'stubborn', {}]]) }
     assert.equal((await app.inject(batch)).json<{ status: string }>().status, 'failed')

@@ -9,7 +9,10 @@ const examples = new URL('../../examples/tool-servers/', import.meta.url)
 
 /** Starts an example tool server on a free port; its base URL, from the line it prints. */
 async function startExample(t: TestContext, command: string, file: string, env: Record<string, string> = {}): Promise<string> {
-  const child = spawn(command, [new URL(file, examples).pathname, '0'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  const child = spawn(command, [new URL(file, examples).pathname, '0'], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   t.after(() => child.kill())
   for await (const line of createInterface({ input: child.stdout })) {
     const url = /on (http:\/\/127\.0\.0\.1:\d+)/.exec(line)?.[1]

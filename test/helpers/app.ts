@@ -10,10 +10,7 @@ export function testConfig(env: Record<string, string> = {}): Config {
 }
 
 /** Builds the app for one test and closes it when the test ends. */
-export async function buildTestApp(
-  t: TestContext,
-  options: AppOptions & { env?: Record<string, string> } = {},
-): Promise<App> {
+export async function buildTestApp(t: TestContext, options: AppOptions & { env?: Record<string, string> } = {}): Promise<App> {
   const { env, ...appOptions } = options
   const app = await buildApp(testConfig(env), appOptions)
   t.after(() => app.close())

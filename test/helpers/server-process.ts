@@ -48,7 +48,10 @@ export async function startServer(t: TestContext, env: Record<string, string>, e
     let up = false
     const deadline = performance.now() + 15_000
     while (!up && child.exitCode === null && performance.now() < deadline) {
-      up = await fetch(`${base}/healthz`).then((response) => response.ok, () => false)
+      up = await fetch(`${base}/healthz`).then(
+        (response) => response.ok,
+        () => false,
+      )
       if (!up) await new Promise((resolve) => setTimeout(resolve, 50))
     }
     if (!up) throw new Error(`the server did not come up: ${text}`)
@@ -58,7 +61,6 @@ export async function startServer(t: TestContext, env: Record<string, string>, e
   const base = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(text)?.[1] ?? ''
   return { child, base, output: () => text, exit }
 }
-
 
 /** Listens on a free loopback port until the test ends (open connections cut); the base URL. */
 export async function serveOnLoopback(t: TestContext, server: Server): Promise<string> {

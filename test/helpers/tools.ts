@@ -31,7 +31,14 @@ export const throwTool = defineTool({
   description: 'Throws.',
   inputSchema: z.object({ kind: z.enum(['error', 'string', 'null', 'object', 'number', 'undefined']) }),
   execute({ kind }): never {
-    const thrown = { error: new Error('disk on fire'), string: 'a bare string', null: null, object: { reason: 'quota' }, number: 42, undefined }[kind]
+    const thrown = {
+      error: new Error('disk on fire'),
+      string: 'a bare string',
+      null: null,
+      object: { reason: 'quota' },
+      number: 42,
+      undefined,
+    }[kind]
     // eslint-disable-next-line @typescript-eslint/only-throw-error -- throwing non-Errors is the point
     throw thrown
   },

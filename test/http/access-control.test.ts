@@ -85,7 +85,10 @@ describe('API keys from a file', () => {
     const limited = await app.inject({ method: 'POST', url: '/execute', payload: both, headers: clock })
     const reply = limited.json<{ status: string; results: Array<{ error?: { code: string; message: string } }> }>()
     assert.equal(reply.status, 'partial')
-    assert.deepEqual(reply.results.map((result) => result.error?.code ?? 'ok'), ['ok', 'forbidden_tool', 'unknown_tool'])
+    assert.deepEqual(
+      reply.results.map((result) => result.error?.code ?? 'ok'),
+      ['ok', 'forbidden_tool', 'unknown_tool'],
+    )
     assert.equal(reply.results[1]?.error?.message, 'this API key may not call get_date. Tools it may call: get_time.')
     assert.doesNotMatch(reply.results[2]?.error?.message ?? '', /get_date/, 'an unknown name is not matched against hidden tools')
     const validated = await app.inject({ method: 'POST', url: '/execute?mode=validate', payload: both, headers: clock })
@@ -120,12 +123,23 @@ describe('rate limits', () => {
     const directory = await mkdtemp(join(tmpdir(), 'toolgate-keys-'))
     t.after(() => rm(directory, { recursive: true, force: true }))
     const path = join(directory, 'keys.json')
-    await writeFile(path, JSON.stringify({ keys: [{ name: 'tight', key: 'tight-key-0123456789', rateLimitPerMinute: 2 }, { name: 'loose', key: 'loose-key-0123456789' }] }))
+    await writeFile(
+      path,
+      JSON.stringify({
+        keys: [
+          { name: 'tight', key: 'tight-key-0123456789', rateLimitPerMinute: 2 },
+          { name: 'loose', key: 'loose-key-0123456789' },
+        ],
+      }),
+    )
     const app = await buildTestApp(t, { env: { TOOLGATE_API_KEYS_FILE: path, TOOLGATE_RATE_LIMIT_PER_MINUTE: '5' } })
     const execute = (key: string) => app.inject({ method: 'POST', url: '/execute', payload, headers: { authorization: `Bearer ${key}` } })
 
     const tight = [await execute('tight-key-0123456789'), await execute('tight-key-0123456789'), await execute('tight-key-0123456789')]
-    assert.deepEqual(tight.map((response) => response.statusCode), [200, 200, 429])
+    assert.deepEqual(
+      tight.map((response) => response.statusCode),
+      [200, 200, 429],
+    )
     const refused = tight[2]
     assert.ok(refused)
     assert.equal(refused.json<{ error: { code: string } }>().error.code, 'rate_limited')
@@ -145,7 +159,8 @@ describe('reloading the keys file', () => {
     const path = join(directory, 'keys.yaml')
     await writeFile(path, 'keys:\n  - { name: old, key: old-key-0123456789abcdef }\n')
     const app = await buildTestApp(t, { env: { TOOLGATE_API_KEYS_FILE: path } })
-    const statusWith = async (key: string) => (await app.inject({ method: 'POST', url: '/execute', payload, headers: { authorization: `Bearer ${key}` } })).statusCode
+    const statusWith = async (key: string) =>
+      (await app.inject({ method: 'POST', url: '/execute', payload, headers: { authorization: `Bearer ${key}` } })).statusCode
 
     assert.equal(await statusWith('old-key-0123456789abcdef'), 200)
     await writeFile(path, 'keys:\n  - { name: new, key: new-key-0123456789abcdef, tools: [get_date] }\n')
@@ -153,7 +168,10 @@ describe('reloading the keys file', () => {
     assert.equal(await statusWith('old-key-0123456789abcdef'), 401, 'a key taken out of the file no longer opens')
     assert.equal(await statusWith('new-key-0123456789abcdef'), 200)
     const tools = await app.inject({ url: '/tools', headers: { authorization: 'Bearer new-key-0123456789abcdef' } })
-    assert.deepEqual(tools.json<Array<{ function: { name: string } }>>().map((tool) => tool.function.name), ['get_date'])
+    assert.deepEqual(
+      tools.json<Array<{ function: { name: string } }>>().map((tool) => tool.function.name),
+      ['get_date'],
+    )
 
     await writeFile(path, 'keys:\n  - { name: broken, key: short }\n')
     await assert.rejects(app.reloadTools(), ConfigFileError)

@@ -65,7 +65,12 @@ describe('the real server on a loopback port', () => {
           maxLength: 200,
           description: 'A place name, optionally narrowed by country or region: "Paris", "Paris, Texas", "Tokyo, JP".',
         },
-        unit: { default: 'celsius', description: 'Temperature unit. Defaults to celsius.', type: 'string', enum: ['celsius', 'fahrenheit'] },
+        unit: {
+          default: 'celsius',
+          description: 'Temperature unit. Defaults to celsius.',
+          type: 'string',
+          enum: ['celsius', 'fahrenheit'],
+        },
       },
       required: ['location'],
       additionalProperties: false,
@@ -100,7 +105,13 @@ describe('the real server on a loopback port', () => {
     const first = postJson(`${base}/execute`, assistantMessage(['a', 'b', 'c'].map((id) => [id, 'probe'])))
     // Wait until the first batch is admitted and running.
     await waitFor(() => stats.running === 2, 'the first batch to run')
-    const refused = await postJson(`${base}/execute`, assistantMessage([['d', 'probe'], ['e', 'probe']]))
+    const refused = await postJson(
+      `${base}/execute`,
+      assistantMessage([
+        ['d', 'probe'],
+        ['e', 'probe'],
+      ]),
+    )
     assert.equal(refused.response.status, 503)
     assert.equal(refused.response.headers.get('retry-after'), '1')
     assert.equal(refused.body.error?.code, 'queue_full')
@@ -114,7 +125,12 @@ describe('the real server on a loopback port', () => {
     const { tool, stats } = concurrencyProbe('probe', 30_000)
     const { logger, lines } = captureLogs()
     const base = await listen(await buildTestApp(t, { tools: [tool], logger }))
-    const body = JSON.stringify(assistantMessage([['a', 'probe'], ['b', 'probe']]))
+    const body = JSON.stringify(
+      assistantMessage([
+        ['a', 'probe'],
+        ['b', 'probe'],
+      ]),
+    )
     const client = request(`${base}/execute`, { method: 'POST', headers: { 'content-type': 'application/json' } })
     client.on('error', () => undefined)
     client.end(body)
@@ -152,13 +168,10 @@ describe('the real server on a loopback port', () => {
     const ofRequest = lines.filter((line) => line.reqId === requestId)
     assert.ok(ofRequest.length >= 4, 'incoming, two calls, completed')
     const callLines = ofRequest.filter((line) => line.msg === 'call answered')
-    assert.deepEqual(
-      callLines.map((line) => [line.tool, line.callId, line.outcome, line.attempts, typeof line.durationMs]).sort(),
-      [
-        ['echo', 'call_echo', 'ok', 1, 'number'],
-        ['sleep', 'call_sleep', 'ok', 1, 'number'],
-      ],
-    )
+    assert.deepEqual(callLines.map((line) => [line.tool, line.callId, line.outcome, line.attempts, typeof line.durationMs]).sort(), [
+      ['echo', 'call_echo', 'ok', 1, 'number'],
+      ['sleep', 'call_sleep', 'ok', 1, 'number'],
+    ])
     assert.ok(!JSON.stringify(lines).includes(canary), 'arguments and results stay out of info logs')
   })
 })

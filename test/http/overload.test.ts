@@ -69,11 +69,20 @@ describe('overload protection', () => {
     const running = app.inject({ method: 'POST', url: '/execute', payload: chatCompletion([['call_1', 'sleep', { ms: 300 }]]) })
     await waitFor(() => app.executor.stats.running === 1, 'the call to start')
     // Not JSON: refused for capacity, so the body was never parsed.
-    const refused = await app.inject({ method: 'POST', url: '/execute', headers: { 'content-type': 'application/json' }, payload: 'not json' })
+    const refused = await app.inject({
+      method: 'POST',
+      url: '/execute',
+      headers: { 'content-type': 'application/json' },
+      payload: 'not json',
+    })
     assert.equal(refused.statusCode, 503)
     assert.equal(refused.headers['retry-after'], '1')
     assert.equal(refused.json<{ error: { code: string } }>().error.code, 'queue_full')
-    const validated = await app.inject({ method: 'POST', url: '/execute?mode=validate', payload: chatCompletion([['call_2', 'sleep', { ms: 1 }]]) })
+    const validated = await app.inject({
+      method: 'POST',
+      url: '/execute?mode=validate',
+      payload: chatCompletion([['call_2', 'sleep', { ms: 1 }]]),
+    })
     assert.equal(validated.statusCode, 200)
     assert.equal((await running).json<{ status: string }>().status, 'complete')
     const after = await app.inject({ method: 'POST', url: '/execute', payload: chatCompletion([['call_3', 'sleep', { ms: 1 }]]) })

@@ -29,7 +29,10 @@ describe('x-request-id', () => {
   })
 
   it('keeps a sane id the client sent, on a shed request too, and makes one for an unsafe id', async (t) => {
-    const app = await buildTestApp(t, { tools: [hangTool({ timeoutMs: 5_000 })], env: { TOOLGATE_CONCURRENCY: '1', TOOLGATE_MAX_QUEUED_CALLS: '0' } })
+    const app = await buildTestApp(t, {
+      tools: [hangTool({ timeoutMs: 5_000 })],
+      env: { TOOLGATE_CONCURRENCY: '1', TOOLGATE_MAX_QUEUED_CALLS: '0' },
+    })
     const busy = app.inject({ method: 'POST', url: '/execute', payload: assistantMessage([['h', 'hang', {}]]) })
     await waitFor(() => app.executor.stats.running === 1, 'the gateway to be full')
     const shed = await app.inject({ method: 'POST', url: '/execute', payload, headers: { 'x-request-id': 'agent-42.step:3' } })
@@ -51,7 +54,13 @@ describe('x-request-id', () => {
     })
     assert.equal(response.headers.get('content-type'), 'application/x-ndjson')
     assert.equal(response.headers.get('x-request-id'), 'stream-7')
-    const events = (await response.text()).trim().split('\n').map((line) => JSON.parse(line) as { event: string })
-    assert.deepEqual(events.map((event) => event.event), ['answer', 'done'])
+    const events = (await response.text())
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { event: string })
+    assert.deepEqual(
+      events.map((event) => event.event),
+      ['answer', 'done'],
+    )
   })
 })

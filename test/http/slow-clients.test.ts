@@ -16,7 +16,11 @@ async function open(base: string): Promise<{ socket: Socket; received: () => str
   let text = ''
   socket.on('data', (chunk: Buffer) => (text += chunk.toString('utf8')))
   socket.on('error', () => undefined)
-  const closed = new Promise<number>((resolve) => socket.once('close', () => { resolve(performance.now() - opened); }))
+  const closed = new Promise<number>((resolve) =>
+    socket.once('close', () => {
+      resolve(performance.now() - opened)
+    }),
+  )
   return { socket, received: () => text, closed }
 }
 
@@ -56,7 +60,9 @@ describe('slow clients', () => {
     const base = await listen(app)
     const client = await open(base)
     const body = JSON.stringify(chatCompletion([['call_1', 'sleep', { ms: 0 }]]))
-    client.socket.write(`POST /execute HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${String(body.length)}\r\n\r\n`)
+    client.socket.write(
+      `POST /execute HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${String(body.length)}\r\n\r\n`,
+    )
     const sent = drip(client.socket, body, 10)
     await client.closed
     assert.ok((await sent) < body.length, 'the server cut the body before it was complete')

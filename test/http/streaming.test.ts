@@ -60,7 +60,9 @@ describe('POST /execute streaming its answers', () => {
       blocks.map((block) => block.split('\n')[0]),
       ['event: answer', 'event: answer', 'event: answer', 'event: done'],
     )
-    const ids = blocks.slice(0, 3).map((block) => (JSON.parse(block.split('\n')[1]?.slice('data: '.length) ?? '') as StreamEvent).result?.id)
+    const ids = blocks
+      .slice(0, 3)
+      .map((block) => (JSON.parse(block.split('\n')[1]?.slice('data: '.length) ?? '') as StreamEvent).result?.id)
     assert.deepEqual(ids, ['call_fast', 'call_mid', 'call_slow'])
   })
 
@@ -75,11 +77,20 @@ describe('POST /execute streaming its answers', () => {
   it('cancels the calls still running when the client stops reading', async (t) => {
     const { tool, stats } = concurrencyProbe('probe', 30_000)
     const base = await listen(await buildTestApp(t, { tools: [sleepTool, tool] }))
-    const body = JSON.stringify(assistantMessage([['quick', 'sleep', { ms: 1 }], ['long', 'probe']]))
+    const body = JSON.stringify(
+      assistantMessage([
+        ['quick', 'sleep', { ms: 1 }],
+        ['long', 'probe'],
+      ]),
+    )
     let received = ''
-    const client = request(`${base}/execute`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' } }, (response) => {
-      response.on('data', (chunk: Buffer) => (received += chunk.toString()))
-    })
+    const client = request(
+      `${base}/execute`,
+      { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/x-ndjson' } },
+      (response) => {
+        response.on('data', (chunk: Buffer) => (received += chunk.toString()))
+      },
+    )
     client.on('error', () => undefined)
     client.end(body)
     await waitFor(() => received.includes('"quick"') && stats.running === 1, 'the first answer, with the long call running')

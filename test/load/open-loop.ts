@@ -113,7 +113,12 @@ export async function openLoop(options: {
 }
 
 /** Closed loop: `workers` clients each sending as soon as their last reply came, for `seconds`. */
-export async function closedLoop(options: { workers: number; seconds: number; next: (index: number) => Batch; send: (batch: Batch, index: number) => Promise<void> }): Promise<void> {
+export async function closedLoop(options: {
+  workers: number
+  seconds: number
+  next: (index: number) => Batch
+  send: (batch: Batch, index: number) => Promise<void>
+}): Promise<void> {
   const until = performance.now() + options.seconds * 1000
   let index = 0
   await Promise.all(
@@ -132,7 +137,10 @@ export function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
 
 /** CPU time a process has used, in seconds (Linux; clock ticks of 1/100 s). */
 export function cpuSecondsOf(pid: number): number {
-  const fields = readFileSync(`/proc/${String(pid)}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? []
+  const fields =
+    readFileSync(`/proc/${String(pid)}/stat`, 'utf8')
+      .split(') ')[1]
+      ?.split(' ') ?? []
   // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name.
   return (Number(fields[11]) + Number(fields[12])) / 100
 }

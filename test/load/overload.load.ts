@@ -34,7 +34,10 @@ async function gateway(t: TestContext, env: Record<string, string> = {}): Promis
     `tools:\n  - name: lookup\n    description: Looks a thing up.\n    parameters: { type: object, properties: { q: { type: string } }, required: [q] }\n    http: { url: "${await upstream(t)}/lookup" }\n    timeoutMs: 5000\n`,
   )
   const keys = join(directory, 'keys.yaml')
-  await writeFile(keys, `keys:\n  - { name: agent, key: ${agentKey} }\n  - { name: tight, key: ${tightKey}, rateLimitPerMinute: ${String(tightPerMinute)} }\n`)
+  await writeFile(
+    keys,
+    `keys:\n  - { name: agent, key: ${agentKey} }\n  - { name: tight, key: ${tightKey}, rateLimitPerMinute: ${String(tightPerMinute)} }\n`,
+  )
   return startServer(t, {
     LOG_LEVEL: 'warn',
     TOOLGATE_CONFIG: tools,
@@ -87,10 +90,20 @@ describe('under load', () => {
 
     // Capacity: what a closed loop of clients gets through, after a warm-up.
     const warm = new LoadTally()
-    await closedLoop({ workers: 24, seconds: 1, next: batchOf, send: (batch, index) => sendBatch(server.base, batch, `warm-${String(index)}`, warm) })
+    await closedLoop({
+      workers: 24,
+      seconds: 1,
+      next: batchOf,
+      send: (batch, index) => sendBatch(server.base, batch, `warm-${String(index)}`, warm),
+    })
     const measured = new LoadTally()
     const capacitySeconds = 5
-    await closedLoop({ workers: 24, seconds: capacitySeconds, next: batchOf, send: (batch, index) => sendBatch(server.base, batch, `cap-${String(index)}`, measured) })
+    await closedLoop({
+      workers: 24,
+      seconds: capacitySeconds,
+      next: batchOf,
+      send: (batch, index) => sendBatch(server.base, batch, `cap-${String(index)}`, measured),
+    })
     const capacity = measured.admitted / capacitySeconds
     assert.ok(capacity > 10, `capacity ${String(capacity)} batches/s`)
 
@@ -123,7 +136,12 @@ describe('under load', () => {
     const soakSamples: number[] = []
     clearInterval(timer)
     const soakTimer = setInterval(() => soakSamples.push(memoryOf(pid).rssMiB), 500)
-    await openLoop({ rate: 0.7 * capacity, seconds: soakSeconds, next: batchOf, send: (batch, index) => sendBatch(server.base, batch, `soak-${String(index)}`, soak) })
+    await openLoop({
+      rate: 0.7 * capacity,
+      seconds: soakSeconds,
+      next: batchOf,
+      send: (batch, index) => sendBatch(server.base, batch, `soak-${String(index)}`, soak),
+    })
     clearInterval(soakTimer)
     const { calls: counted, heapUsedMiB } = await scrape(server.base)
     const end = memoryOf(pid)
@@ -135,7 +153,14 @@ describe('under load', () => {
     const report = {
       capacityBatchesPerSecond: Math.round(capacity),
       capacityP99Ms: Math.round(measured.percentile(99)),
-      overload: { offeredPerSecond: Math.round(offeredRate), seconds: loadSeconds, serverCpuPercent, loadGeneratorCpuPercent: clientCpuPercent, mostOpenSockets: mostSockets, ...summary(overload, loadSeconds) },
+      overload: {
+        offeredPerSecond: Math.round(offeredRate),
+        seconds: loadSeconds,
+        serverCpuPercent,
+        loadGeneratorCpuPercent: clientCpuPercent,
+        mostOpenSockets: mostSockets,
+        ...summary(overload, loadSeconds),
+      },
       soak: { offeredPerSecond: Math.round(0.7 * capacity), seconds: soakSeconds, ...summary(soak, soakSeconds) },
       rssMiB: {
         peak: Math.round(end.peakMiB),
@@ -158,14 +183,22 @@ describe('under load', () => {
     const admittedCalls = [warm, measured, overload, soak].reduce((sum, tally) => sum + tally.admittedCalls, 0)
     assert.equal(counted, admittedCalls, 'every admitted call was answered once, and nothing else ran')
     assert.ok(end.peakMiB < 1024, `peak RSS ${String(Math.round(end.peakMiB))} MiB`)
-    assert.ok(soakLastMiB < soakFirstMiB * 1.15 + 16, `RSS grew over the soak: ${String(Math.round(soakFirstMiB))} -> ${String(Math.round(soakLastMiB))} MiB`)
+    assert.ok(
+      soakLastMiB < soakFirstMiB * 1.15 + 16,
+      `RSS grew over the soak: ${String(Math.round(soakFirstMiB))} -> ${String(Math.round(soakLastMiB))} MiB`,
+    )
     server.child.kill('SIGTERM')
     assert.deepEqual(await server.exit, [0, null])
   })
 
   it('on SIGTERM under load finishes every batch admitted, answers the rest 503 or refuses the connection, and exits 0 within the grace period', async (t) => {
     const graceMs = 10_000
-    const server = await gateway(t, { LOG_LEVEL: 'info', TOOLGATE_SHUTDOWN_GRACE_MS: String(graceMs), TOOLGATE_CONCURRENCY: '256', TOOLGATE_MAX_QUEUED_CALLS: '256' })
+    const server = await gateway(t, {
+      LOG_LEVEL: 'info',
+      TOOLGATE_SHUTDOWN_GRACE_MS: String(graceMs),
+      TOOLGATE_CONCURRENCY: '256',
+      TOOLGATE_MAX_QUEUED_CALLS: '256',
+    })
     const tally = new LoadTally()
     let signalledAt = 0
     let index = 0
@@ -206,6 +239,7 @@ describe('under load', () => {
     assert.deepEqual(tally.unexpected, [])
     assert.ok(tally.admitted >= 140, 'the batches in flight at the signal were answered')
     assert.ok(drainMs >= 500, 'the drain waited for the batches in flight')
-    for (const code of tally.networkErrors.keys()) assert.ok(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET'].includes(code), `network error ${code}`)
+    for (const code of tally.networkErrors.keys())
+      assert.ok(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET'].includes(code), `network error ${code}`)
   })
 })

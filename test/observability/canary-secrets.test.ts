@@ -100,7 +100,12 @@ async function gateway(t: TestContext) {
   const { logger, lines } = captureLogs('trace')
   const app = await buildTestApp(t, {
     logger,
-    env: { TOOLGATE_API_KEYS: `other-key-1234,${secrets.apiKey}`, TOOLGATE_ADMIN_KEY: secrets.adminKey, TOOLGATE_CONFIG: file, TOOLGATE_MAX_BODY_BYTES: '65536' },
+    env: {
+      TOOLGATE_API_KEYS: `other-key-1234,${secrets.apiKey}`,
+      TOOLGATE_ADMIN_KEY: secrets.adminKey,
+      TOOLGATE_CONFIG: file,
+      TOOLGATE_MAX_BODY_BYTES: '65536',
+    },
   })
   const responses: LightMyRequestResponse[] = []
   const request = async (options: InjectOptions) => {
@@ -124,10 +129,14 @@ const planted = Object.entries(secrets)
 /** No secret in any log line, response body or response header. */
 function assertNoCanary(lines: readonly Record<string, unknown>[], responses: readonly LightMyRequestResponse[]): void {
   for (const [name, secret] of planted) {
-    for (const line of lines) assert.ok(!JSON.stringify(line).includes(secret), `the ${name} leaked into the log: ${JSON.stringify(line).slice(0, 400)}`)
+    for (const line of lines)
+      assert.ok(!JSON.stringify(line).includes(secret), `the ${name} leaked into the log: ${JSON.stringify(line).slice(0, 400)}`)
     for (const response of responses) {
       assert.ok(!response.body.includes(secret), `the ${name} leaked into a response body: ${response.body.slice(0, 400)}`)
-      assert.ok(!JSON.stringify(response.headers).includes(secret), `the ${name} leaked into a response header: ${JSON.stringify(response.headers)}`)
+      assert.ok(
+        !JSON.stringify(response.headers).includes(secret),
+        `the ${name} leaked into a response header: ${JSON.stringify(response.headers)}`,
+      )
     }
   }
 }
@@ -136,13 +145,29 @@ describe('canary secrets', () => {
   it('never show up in a log line (at trace level), a response body or a response header', async (t) => {
     const { base, file, received, lines, responses, request } = await gateway(t)
     const execute = (payload: unknown, headers: Record<string, string> = clientHeaders) =>
-      request({ method: 'POST', url: '/execute', headers: { 'content-type': 'application/json', ...headers }, payload: typeof payload === 'string' ? payload : JSON.stringify(payload) })
+      request({
+        method: 'POST',
+        url: '/execute',
+        headers: { 'content-type': 'application/json', ...headers },
+        payload: typeof payload === 'string' ? payload : JSON.stringify(payload),
+      })
 
     // Successes: built-in and HTTP tools, as a reply and as a stream, and every GET route.
-    const ok = await execute(chatCompletion([['c1', 'get_time', { timezone: 'UTC' }], ['c2', 'lookup_order', { order_id: 'ord_ok' }]]))
+    const ok = await execute(
+      chatCompletion([
+        ['c1', 'get_time', { timezone: 'UTC' }],
+        ['c2', 'lookup_order', { order_id: 'ord_ok' }],
+      ]),
+    )
     assert.equal(ok.statusCode, 200, ok.body)
     assert.equal(ok.json<ExecuteReply>().status, 'complete', ok.body)
-    const streamed = await execute(assistantMessage([['s1', 'get_date', {}], ['s2', 'lookup_order', { order_id: 'ord_ok' }]]), { ...clientHeaders, accept: 'application/x-ndjson' })
+    const streamed = await execute(
+      assistantMessage([
+        ['s1', 'get_date', {}],
+        ['s2', 'lookup_order', { order_id: 'ord_ok' }],
+      ]),
+      { ...clientHeaders, accept: 'application/x-ndjson' },
+    )
     assert.equal(streamed.statusCode, 200)
     assert.match(streamed.body, /"event":"done","status":"complete"/)
     for (const url of ['/tools', '/tools?format=anthropic', '/openapi.json', '/metrics', '/healthz', '/readyz']) {
@@ -150,7 +175,9 @@ describe('canary secrets', () => {
       assert.equal(response.statusCode, 200, `${url}: ${response.body.slice(0, 200)}`)
     }
     // The secrets were really used: the upstream got the token from the configuration file.
-    assert.ok(received.some((headers) => headers.authorization === `Bearer ${secrets.toolToken}` && headers['x-api-key'] === secrets.toolToken))
+    assert.ok(
+      received.some((headers) => headers.authorization === `Bearer ${secrets.toolToken}` && headers['x-api-key'] === secrets.toolToken),
+    )
 
     // Tool errors whose upstream answers echo the token (status text, body), a URL with a token, invalid arguments.
     const failing: CallSpec[] = [
@@ -170,10 +197,21 @@ describe('canary secrets', () => {
     assert.equal(reply.status, 'failed')
     assert.deepEqual(
       reply.results.map((result) => result.error?.code),
-      ['tool_error', 'tool_error', 'tool_error', 'tool_error', 'tool_error', 'tool_error', 'invalid_arguments', 'invalid_arguments', 'unknown_tool'],
+      [
+        'tool_error',
+        'tool_error',
+        'tool_error',
+        'tool_error',
+        'tool_error',
+        'tool_error',
+        'invalid_arguments',
+        'invalid_arguments',
+        'unknown_tool',
+      ],
     )
     // The secret did reach those error texts (echoed by the upstream, or in the URL) and was struck out of each.
-    for (const index of [0, 3, 4, 5]) assert.match(reply.results[index]?.error?.message ?? '', /: .*\[redacted\]/, `result ${String(index)}`)
+    for (const index of [0, 3, 4, 5])
+      assert.match(reply.results[index]?.error?.message ?? '', /: .*\[redacted\]/, `result ${String(index)}`)
     assert.ok(received.some((headers) => headers.authorization === `Bearer ${secrets.toolToken}`))
     assert.ok(received.length >= 7, `the upstream got ${String(received.length)} requests`)
 
@@ -184,22 +222,42 @@ describe('canary secrets', () => {
       await execute(assistantMessage([['u3', 'get_time', {}]]), { authorization: secrets.apiKey }),
       await execute(assistantMessage([['u4', 'get_time', {}]]), { 'x-api-key': secrets.apiKey }),
       await execute(assistantMessage([['u5', 'get_time', {}]]), { authorization: `Bearer ${secrets.apiKey}x` }),
-      await request({ method: 'GET', url: '/tools', headers: { authorization: `Bearer ${secrets.wrongKey}`, cookie: `session=${secrets.cookie}` } }),
+      await request({
+        method: 'GET',
+        url: '/tools',
+        headers: { authorization: `Bearer ${secrets.wrongKey}`, cookie: `session=${secrets.cookie}` },
+      }),
       await request({ method: 'POST', url: '/admin/reload', headers: clientHeaders }),
       await request({ method: 'POST', url: '/admin/reload', headers: { authorization: `Bearer ${secrets.adminKey.slice(0, -1)}` } }),
     ]
-    assert.deepEqual(unauthorized.map((response) => response.statusCode), unauthorized.map(() => 401))
+    assert.deepEqual(
+      unauthorized.map((response) => response.statusCode),
+      unauthorized.map(() => 401),
+    )
 
     // Refused requests carrying secrets in what is refused: not JSON, not a payload, duplicate ids, too large, wrong type.
     const refused = [
       await execute(`{"token":"${secrets.argument}"`),
       await execute({ role: 'assistant', tool_calls: [{ id: 1, function: { name: 'get_time', arguments: secrets.argument } }] }),
       await execute({ object: 'chat.completion', choices: [{ message: { tool_calls: secrets.argument } }] }),
-      await execute(assistantMessage([['d', 'get_time', { timezone: secrets.argument }], ['d', 'get_date', {}]])),
+      await execute(
+        assistantMessage([
+          ['d', 'get_time', { timezone: secrets.argument }],
+          ['d', 'get_date', {}],
+        ]),
+      ),
       await execute(JSON.stringify({ pad: secrets.argument.repeat(5_000) })),
-      await request({ method: 'POST', url: '/execute', headers: { ...clientHeaders, 'content-type': 'text/plain' }, payload: secrets.argument }),
+      await request({
+        method: 'POST',
+        url: '/execute',
+        headers: { ...clientHeaders, 'content-type': 'text/plain' },
+        payload: secrets.argument,
+      }),
     ]
-    assert.deepEqual(refused.map((response) => response.statusCode), [400, 400, 400, 400, 413, 415])
+    assert.deepEqual(
+      refused.map((response) => response.statusCode),
+      [400, 400, 400, 400, 413, 415],
+    )
 
     // The admin route: a reload, and a reload of a broken file (the secrets still in it).
     const reloaded = await request({ method: 'POST', url: '/admin/reload', headers: { authorization: `Bearer ${secrets.adminKey}` } })
@@ -210,7 +268,8 @@ describe('canary secrets', () => {
 
     // The log was written, at trace level, for all of it.
     const messages = new Set(lines.map((line) => line.msg))
-    for (const expected of ['incoming request', 'request completed', 'request refused', 'call answered', 'tools reloaded']) assert.ok(messages.has(expected), `no "${expected}" line`)
+    for (const expected of ['incoming request', 'request completed', 'request refused', 'call answered', 'tools reloaded'])
+      assert.ok(messages.has(expected), `no "${expected}" line`)
     assert.ok(lines.length > 50, `only ${String(lines.length)} log lines`)
     assertNoCanary(lines, responses)
   })

@@ -24,7 +24,9 @@ async function collector(t: TestContext): Promise<{ url: string; spans: OtlpSpan
     request.on('data', (chunk: Buffer) => chunks.push(chunk))
     request.on('end', () => {
       paths.push(`${request.method ?? ''} ${request.url ?? ''} ${request.headers['content-type'] ?? ''}`)
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { resourceSpans: Array<{ scopeSpans: Array<{ spans: OtlpSpan[] }> }> }
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+        resourceSpans: Array<{ scopeSpans: Array<{ spans: OtlpSpan[] }> }>
+      }
       for (const resource of body.resourceSpans) for (const scope of resource.scopeSpans) spans.push(...scope.spans)
       response.writeHead(200, { 'content-type': 'application/json' }).end('{}')
     })
@@ -44,14 +46,22 @@ const attribute = (span: OtlpSpan | undefined, key: string) => {
 describe('tracing', () => {
   it('exports a span per batch, under the caller’s traceparent, and one per call under it', async (t) => {
     const otlp = await collector(t)
-    const app = await buildTestApp(t, { tools: [createGetTime(), throwTool], env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_SERVICE_NAME: 'toolgate-test' } })
+    const app = await buildTestApp(t, {
+      tools: [createGetTime(), throwTool],
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url, OTEL_SERVICE_NAME: 'toolgate-test' },
+    })
     const base = await listen(app)
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736'
     const parentId = '00f067aa0ba902b7'
     const response = await fetch(`${base}/execute`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', traceparent: `00-${traceId}-${parentId}-01` },
-      body: JSON.stringify(chatCompletion([['call_time', 'get_time', { timezone: 'UTC' }], ['call_throw', 'throw', { kind: 'error' }]])),
+      body: JSON.stringify(
+        chatCompletion([
+          ['call_time', 'get_time', { timezone: 'UTC' }],
+          ['call_throw', 'throw', { kind: 'error' }],
+        ]),
+      ),
     })
     assert.equal(response.status, 200)
     await app.close()
@@ -91,10 +101,15 @@ describe('tracing', () => {
         const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent', ...JSON.parse(process.env.ENV) }))
         await app.close()
         console.log(JSON.stringify([...asked]))`
-      const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, ENV: JSON.stringify(env) } })
+      const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+        env: { ...process.env, ENV: JSON.stringify(env) },
+      })
       return JSON.parse(output.toString()) as string[]
     }
     assert.deepEqual(modulesLoaded({}), [])
-    assert.ok(modulesLoaded({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' }).includes('@opentelemetry/sdk-trace'), 'the probe sees the SDK when tracing is on')
+    assert.ok(
+      modulesLoaded({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:9' }).includes('@opentelemetry/sdk-trace'),
+      'the probe sees the SDK when tracing is on',
+    )
   })
 })

@@ -74,7 +74,10 @@ describe('POST /execute payload shapes', () => {
   })
 
   it('takes already-parsed object arguments, and "" as {}', async (t) => {
-    const message = assistantMessage([['a', 'get_time', { timezone: 'Asia/Tokyo' }], ['b', 'get_date', '']])
+    const message = assistantMessage([
+      ['a', 'get_time', { timezone: 'Asia/Tokyo' }],
+      ['b', 'get_date', ''],
+    ])
     const first = message.tool_calls[0]
     assert.ok(first)
     ;(first.function as { arguments: unknown }).arguments = { timezone: 'Asia/Tokyo' }
@@ -92,7 +95,10 @@ describe('POST /execute payload shapes', () => {
     ]) {
       const { response, body } = await execute(t, payload)
       assert.equal(response.statusCode, 200)
-      assert.deepEqual({ status: body.status, messages: body.messages, errors: body.errors }, { status: 'empty', messages: [], errors: null })
+      assert.deepEqual(
+        { status: body.status, messages: body.messages, errors: body.errors },
+        { status: 'empty', messages: [], errors: null },
+      )
     }
   })
 
@@ -130,7 +136,11 @@ describe('POST /execute?mode=validate', () => {
     ])
     const response = await app.inject({ method: 'POST', url: '/execute?mode=validate', payload })
     assert.equal(response.statusCode, 200)
-    const reply = response.json<{ status: string; results: Array<{ id: string; ok: boolean; error?: { code: string; message: string } }>; errors: string }>()
+    const reply = response.json<{
+      status: string
+      results: Array<{ id: string; ok: boolean; error?: { code: string; message: string } }>
+      errors: string
+    }>()
     assert.equal(reply.status, 'partial')
     assert.deepEqual(
       reply.results.map((result) => [result.id, result.ok, result.error?.code]),
@@ -171,7 +181,10 @@ describe('POST /execute refuses what it cannot understand', () => {
     },
     {
       name: 'a chat completion whose tool call has a numeric name',
-      payload: { object: 'chat.completion', choices: [{ message: { role: 'assistant', tool_calls: [{ id: 'x', function: { name: 5 } }] } }] },
+      payload: {
+        object: 'chat.completion',
+        choices: [{ message: { role: 'assistant', tool_calls: [{ id: 'x', function: { name: 5 } }] } }],
+      },
       code: 'invalid_payload',
       path: 'body.choices[0].message.tool_calls[0].function.name',
     },
@@ -183,7 +196,10 @@ describe('POST /execute refuses what it cannot understand', () => {
     },
     {
       name: 'a conversation whose assistant message has a malformed call',
-      payload: [{ role: 'user', content: 'hi' }, { role: 'assistant', tool_calls: [{ id: 'a', function: {} }] }],
+      payload: [
+        { role: 'user', content: 'hi' },
+        { role: 'assistant', tool_calls: [{ id: 'a', function: {} }] },
+      ],
       code: 'invalid_payload',
       path: 'body[1].tool_calls[0].function.name',
     },

@@ -18,9 +18,23 @@ const responsesPayload = {
   model: 'gpt-4.1-2025-04-14',
   output: [
     { type: 'reasoning', id: 'rs_67ccd3d1', summary: [] },
-    { type: 'function_call', id: 'fc_12345xyz', call_id: 'call_12345xyz', name: 'get_time', arguments: '{"timezone":"Asia/Tokyo"}', status: 'completed' },
+    {
+      type: 'function_call',
+      id: 'fc_12345xyz',
+      call_id: 'call_12345xyz',
+      name: 'get_time',
+      arguments: '{"timezone":"Asia/Tokyo"}',
+      status: 'completed',
+    },
     { type: 'function_call', id: 'fc_67890abc', call_id: 'call_67890abc', name: 'get_date', arguments: '', status: 'completed' },
-    { type: 'function_call', id: 'fc_bad', call_id: 'call_bad', name: 'get_time', arguments: '{"timezone":"Nowhere"}', status: 'completed' },
+    {
+      type: 'function_call',
+      id: 'fc_bad',
+      call_id: 'call_bad',
+      name: 'get_time',
+      arguments: '{"timezone":"Nowhere"}',
+      status: 'completed',
+    },
     {
       type: 'message',
       id: 'msg_67ccd3ac',
@@ -184,7 +198,9 @@ describe('Gemini generateContent payloads', () => {
   })
 
   it('answers a failed call with an error object as its response', async (t) => {
-    const payload = { candidates: [{ content: { role: 'model', parts: [{ functionCall: { name: 'get_time', args: { timezone: 'Mars' } } }] } }] }
+    const payload = {
+      candidates: [{ content: { role: 'model', parts: [{ functionCall: { name: 'get_time', args: { timezone: 'Mars' } } }] } }],
+    }
     const reply = await execute(t, payload)
     const [answer] = reply.messages
     assert.ok(answer && 'parts' in answer)
@@ -194,7 +210,9 @@ describe('Gemini generateContent payloads', () => {
 
 describe('a malformed call inside a provider payload', () => {
   it('is refused with the path of the field that is wrong', async (t) => {
-    const reply = await execute(t, { candidates: [{ content: { role: 'model', parts: [{ text: 'hi' }, { functionCall: { args: {} } }] } }] })
+    const reply = await execute(t, {
+      candidates: [{ content: { role: 'model', parts: [{ text: 'hi' }, { functionCall: { args: {} } }] } }],
+    })
     assert.equal(reply.error?.code, 'invalid_payload')
     assert.equal(reply.error.path, 'body.candidates[0].content.parts[1].functionCall.name')
     const responses = await execute(t, { object: 'response', output: [{ type: 'function_call', name: 'get_time', arguments: '{}' }] })
@@ -254,7 +272,12 @@ function streamedChunks() {
 }
 
 describe('streamed Chat Completions payloads', () => {
-  const echo = defineTool({ name: 'echo', description: 'Echoes.', inputSchema: z.object({ text: z.string() }), execute: ({ text }) => text })
+  const echo = defineTool({
+    name: 'echo',
+    description: 'Echoes.',
+    inputSchema: z.object({ text: z.string() }),
+    execute: ({ text }) => text,
+  })
 
   it('puts tool calls back together from their chunks, by index', async (t) => {
     const app = await buildTestApp(t, { tools: [echo] })
@@ -271,7 +294,9 @@ describe('streamed Chat Completions payloads', () => {
 
   it('takes the raw text/event-stream body as well', async (t) => {
     const app = await buildTestApp(t, { tools: [echo] })
-    const text = `${streamedChunks().map((chunk) => `data: ${JSON.stringify(chunk)}\n\n`).join('')}data: [DONE]\n\n`
+    const text = `${streamedChunks()
+      .map((chunk) => `data: ${JSON.stringify(chunk)}\n\n`)
+      .join('')}data: [DONE]\n\n`
     const response = await app.inject({ method: 'POST', url: '/execute', headers: { 'content-type': 'text/event-stream' }, payload: text })
     const reply = response.json<ExecuteReply>()
     assert.deepEqual(
@@ -303,7 +328,11 @@ describe('?format=', () => {
     const wrong = await app.inject({ method: 'POST', url: '/execute?format=gemini', payload: anthropicPayload })
     assert.equal(wrong.statusCode, 400)
     assert.deepEqual(wrong.json(), {
-      error: { code: 'invalid_payload', message: 'The body is not a gemini payload: its shape is that of a payload from anthropic.', path: 'body' },
+      error: {
+        code: 'invalid_payload',
+        message: 'The body is not a gemini payload: its shape is that of a payload from anthropic.',
+        path: 'body',
+      },
     })
   })
 })
@@ -326,7 +355,10 @@ describe('round trips: the answers appended to the conversation make a valid nex
     }
     // What the API checks: every tool_call id of the assistant message answered by exactly one tool message, right after it.
     const answered = next.messages.slice(2).map((message) => (message.role === 'tool' ? message.tool_call_id : ''))
-    assert.deepEqual(answered, assistant.tool_calls.map((call) => call.id))
+    assert.deepEqual(
+      answered,
+      assistant.tool_calls.map((call) => call.id),
+    )
   })
 
   it('Gemini: the model content then one user content whose functionResponse parts match the documented Content schema', async (t) => {
@@ -337,7 +369,11 @@ describe('round trips: the answers appended to the conversation make a valid nex
     })
     const content = z.strictObject({ role: z.enum(['user', 'model']), parts: z.array(z.looseObject({})).min(1) })
     const request = z.object({ contents: z.array(content) })
-    const contents = [{ role: 'user', parts: [{ text: 'What time is it in Tokyo and Paris?' }] }, geminiPayload.candidates[0]?.content, ...reply.messages]
+    const contents = [
+      { role: 'user', parts: [{ text: 'What time is it in Tokyo and Paris?' }] },
+      geminiPayload.candidates[0]?.content,
+      ...reply.messages,
+    ]
     assert.equal(request.safeParse({ contents }).success, true)
     // The answer itself, strictly: a user turn made only of functionResponse parts.
     assert.equal(z.array(z.strictObject({ role: z.literal('user'), parts: z.array(part).min(1) })).safeParse(reply.messages).success, true)
@@ -349,9 +385,9 @@ describe('round trips: the answers appended to the conversation make a valid nex
   it('Ollama: the assistant message then tool messages matching the documented /api/chat message schema', async (t) => {
     const app = await buildTestApp(t)
     const assistant = { role: 'assistant', content: '', tool_calls: [{ function: { name: 'get_date', arguments: { timezone: 'UTC' } } }] }
-    const reply = (await app.inject({ method: 'POST', url: '/execute', payload: { model: 'llama3.2', message: assistant, done: true } })).json<
-      ExecuteReply<ToolMessage>
-    >()
+    const reply = (
+      await app.inject({ method: 'POST', url: '/execute', payload: { model: 'llama3.2', message: assistant, done: true } })
+    ).json<ExecuteReply<ToolMessage>>()
     const message = z.strictObject({
       role: z.enum(['system', 'user', 'assistant', 'tool']),
       content: z.string(),

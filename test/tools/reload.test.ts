@@ -42,7 +42,8 @@ async function setUp(t: TestContext, yaml: string) {
   await writeFile(file, yaml)
   const app = await buildTestApp(t, { env: { TOOLGATE_CONFIG: file, TOOLGATE_ADMIN_KEY: adminKey } })
   const reload = () => app.inject({ method: 'POST', url: '/admin/reload', headers: auth })
-  const toolNames = async () => (await app.inject({ method: 'GET', url: '/tools' })).json<Array<{ function: { name: string } }>>().map((tool) => tool.function.name)
+  const toolNames = async () =>
+    (await app.inject({ method: 'GET', url: '/tools' })).json<Array<{ function: { name: string } }>>().map((tool) => tool.function.name)
   return { app, file, reload, toolNames }
 }
 
@@ -51,7 +52,10 @@ describe('POST /admin/reload', () => {
     const endpoint = await slowEndpoint(t, 1)
     const { file, reload, toolNames } = await setUp(t, `tools:\n${toolYaml('first', endpoint.url)}`)
     assert.deepEqual(await toolNames(), ['get_time', 'get_date', 'get_weather', 'first'])
-    await writeFile(file, `tools:\n${toolYaml('first', endpoint.url)}${toolYaml('second', endpoint.url)}builtins: { disabled: [get_weather] }\n`)
+    await writeFile(
+      file,
+      `tools:\n${toolYaml('first', endpoint.url)}${toolYaml('second', endpoint.url)}builtins: { disabled: [get_weather] }\n`,
+    )
     const response = await reload()
     assert.equal(response.statusCode, 200)
     assert.deepEqual(response.json(), { status: 'reloaded', tools: ['get_time', 'get_date', 'first', 'second'] })
@@ -84,8 +88,13 @@ describe('POST /admin/reload', () => {
     await writeFile(file, 'tools: []\n')
     assert.equal((await reload()).statusCode, 200)
     const before = (await inFlight).json<ExecuteReply>()
-    assert.deepEqual(before.results.map((result) => result.error?.code ?? 'ok'), ['ok'])
-    const after = (await app.inject({ method: 'POST', url: '/execute', payload: assistantMessage([['c2', 'slow', {}]]) })).json<ExecuteReply>()
+    assert.deepEqual(
+      before.results.map((result) => result.error?.code ?? 'ok'),
+      ['ok'],
+    )
+    const after = (
+      await app.inject({ method: 'POST', url: '/execute', payload: assistantMessage([['c2', 'slow', {}]]) })
+    ).json<ExecuteReply>()
     assert.equal(after.results[0]?.error?.code, 'unknown_tool')
   })
 

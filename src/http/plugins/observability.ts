@@ -17,7 +17,10 @@ export const observabilityPlugin = fp(
   async (app) => {
     const { config, executor } = app
     app.decorate('metrics', new Metrics(() => executor.stats))
-    app.decorate('tracing', await startTracing({ endpoint: config.otlpEndpoint, serviceName: config.serviceName, version: packageJson.version }))
+    app.decorate(
+      'tracing',
+      await startTracing({ endpoint: config.otlpEndpoint, serviceName: config.serviceName, version: packageJson.version }),
+    )
     app.addHook('onResponse', (request, reply, done) => {
       app.metrics.httpAnswered(request.routeOptions.url ?? 'unmatched', reply.statusCode)
       done()

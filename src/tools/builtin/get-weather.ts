@@ -152,7 +152,9 @@ async function geocode(baseUrl: string, location: string, signal: AbortSignal): 
   const { results = [] } = await fetchJson('the Open-Meteo geocoding API', url, geocodingSchema, signal)
   // "Paris, Texas, US": every part after the name must be the place's region, country or country code.
   const place = results.find((candidate) =>
-    qualifiers.every((part) => [candidate.country, candidate.country_code, candidate.admin1].some((field) => field?.toLowerCase() === part)),
+    qualifiers.every((part) =>
+      [candidate.country, candidate.country_code, candidate.admin1].some((field) => field?.toLowerCase() === part),
+    ),
   )
   if (place !== undefined) return place
   if (results.length === 0) {

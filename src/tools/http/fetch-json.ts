@@ -50,7 +50,9 @@ export async function refuseRedirect(service: string, response: Response): Promi
   await response.body?.cancel()
   const location = response.headers.get('location')
   const where = location === null ? '' : ` to ${location.slice(0, maxQuotedLocationChars)}`
-  throw new ToolError(`${service} answered a redirect (HTTP ${String(response.status)})${where}; toolgate does not follow redirects, so the tool's URL must be the final one`)
+  throw new ToolError(
+    `${service} answered a redirect (HTTP ${String(response.status)})${where}; toolgate does not follow redirects, so the tool's URL must be the final one`,
+  )
 }
 
 /** The body as text, refusing to hold more than `maxUpstreamResponseBytes` whatever Content-Length claims. */
@@ -70,7 +72,10 @@ export async function readText(service: string, response: Response): Promise<str
   } catch (error) {
     if (error instanceof ToolError || (error instanceof Error && error.name === 'AbortError')) throw error
     // undici says only "terminated"; its cause says why (the socket closed, was reset...).
-    throw new ToolError(`${service} dropped the connection while sending its answer: ${describeThrown(causeOf(error))}`, { retryable: true, cause: error })
+    throw new ToolError(`${service} dropped the connection while sending its answer: ${describeThrown(causeOf(error))}`, {
+      retryable: true,
+      cause: error,
+    })
   }
   return Buffer.concat(chunks).toString('utf8')
 }

@@ -58,7 +58,8 @@ export function createHttpTool(config: HttpToolConfig, secrets: readonly string[
       if (!response.ok) throw fail(`${service} refused the call (HTTP ${String(response.status)}): ${text.slice(0, maxQuotedBodyChars)}`)
       const type = response.headers.get('content-type') ?? ''
       if (type.startsWith('text/plain')) return text
-      if (!/^application\/([\w.+-]+\+)?json/.test(type)) throw fail(`${service} answered with content type "${type}", not JSON or text/plain`)
+      if (!/^application\/([\w.+-]+\+)?json/.test(type))
+        throw fail(`${service} answered with content type "${type}", not JSON or text/plain`)
       try {
         return secureJson.parse(text) as unknown
       } catch {

@@ -129,7 +129,16 @@ export class McpServerTools {
 
   #adapt(client: Client, tool: McpTool): Tool {
     const { $schema: _dialect, ...parameters } = tool.inputSchema as Record<string, unknown>
-    const { name: _name, command: _command, args: _args, env: _env, cwd: _cwd, url: _url, headers: _headers, ...limits } = this.#config as Record<string, unknown>
+    const {
+      name: _name,
+      command: _command,
+      args: _args,
+      env: _env,
+      cwd: _cwd,
+      url: _url,
+      headers: _headers,
+      ...limits
+    } = this.#config as Record<string, unknown>
     return {
       name: `${this.name}__${tool.name}`,
       description: tool.description ?? tool.title ?? tool.name,
@@ -137,7 +146,8 @@ export class McpServerTools {
       inputSchema: z.fromJSONSchema(parameters),
       ...(limits as Pick<Tool, 'timeoutMs' | 'attemptTimeoutMs' | 'retries' | 'concurrency'>),
       execute: async (args, { signal }) => {
-        if (this.#client !== client || !this.#connected) throw new ToolError(`the MCP server ${this.name} is not connected`, { retryable: true })
+        if (this.#client !== client || !this.#connected)
+          throw new ToolError(`the MCP server ${this.name} is not connected`, { retryable: true })
         let result
         try {
           result = await client.callTool({ name: tool.name, arguments: args as Record<string, unknown> }, undefined, { signal })

@@ -61,10 +61,16 @@ export class WorkerPool {
   /** Terminates every worker; jobs in flight or waiting are rejected. */
   async close(): Promise<void> {
     this.#closed = true
-    for (const job of this.#waiting.splice(0)) this.#finish(job, () => { job.reject(new Error('the worker pool closed')) })
+    for (const job of this.#waiting.splice(0))
+      this.#finish(job, () => {
+        job.reject(new Error('the worker pool closed'))
+      })
     await Promise.all(
       this.#slots.splice(0).map((slot) => {
-        if (slot.job) this.#finish(slot.job, () => { slot.job?.reject(new Error('the worker pool closed')) })
+        if (slot.job)
+          this.#finish(slot.job, () => {
+            slot.job?.reject(new Error('the worker pool closed'))
+          })
         return slot.worker.terminate()
       }),
     )
@@ -110,7 +116,9 @@ export class WorkerPool {
     const waitingAt = this.#waiting.indexOf(job)
     if (waitingAt !== -1) {
       this.#waiting.splice(waitingAt, 1)
-      this.#finish(job, () => { job.reject(job.signal?.reason) })
+      this.#finish(job, () => {
+        job.reject(job.signal?.reason)
+      })
       return
     }
     const slot = this.#slots.find((candidate) => candidate.job === job)
@@ -123,7 +131,10 @@ export class WorkerPool {
     if (at !== -1) this.#slots.splice(at, 1)
     const { job } = slot
     slot.job = undefined
-    if (job !== undefined) this.#finish(job, () => { job.reject(reason) })
+    if (job !== undefined)
+      this.#finish(job, () => {
+        job.reject(reason)
+      })
     void slot.worker.terminate()
     if (!this.#closed) this.#dispatch()
   }

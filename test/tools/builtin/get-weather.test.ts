@@ -122,10 +122,7 @@ describe('get_weather', () => {
     const { stub, weather } = await gateway(t)
     const { output } = await weather({ location: 'Tokyo', unit: 'fahrenheit' })
     assert.equal(output.location.country_code, 'JP')
-    assert.deepEqual(
-      [output.current.temperature, output.current.apparent_temperature, output.current.temperature_unit],
-      [44.8, 39.6, '°F'],
-    )
+    assert.deepEqual([output.current.temperature, output.current.apparent_temperature, output.current.temperature_unit], [44.8, 39.6, '°F'])
     assert.deepEqual([output.current.wind_speed, output.current.wind_speed_unit], [7.6, 'mph'])
     const forecast = stub.requests[1]?.query
     assert.deepEqual(
@@ -323,7 +320,10 @@ describe('get_weather', () => {
       const { stub, weather } = await gateway(t, { tools: (stub) => [quickWeather(stub, { timeoutMs: 30_000, attemptTimeoutMs: 100 })] })
       stub.failNext('hang', 100)
       const { result } = await weather({ location: 'Paris' })
-      assert.deepEqual(result.error, { code: 'timeout', message: 'attempt 3 of get_weather did not finish within 100 ms (after 3 attempts)' })
+      assert.deepEqual(result.error, {
+        code: 'timeout',
+        message: 'attempt 3 of get_weather did not finish within 100 ms (after 3 attempts)',
+      })
       assert.equal(result.attempts, 3)
       assert.ok(stub.requests.every((request) => request.path === '/v1/search'))
     })
@@ -335,7 +335,10 @@ describe('get_weather', () => {
       const { result } = await weather({ location: 'Paris' })
       assert.equal(result.error?.code, 'timeout')
       assert.ok(result.attempts >= 2, `attempts: ${String(result.attempts)}`)
-      assert.equal(result.error.message, `get_weather did not finish within its deadline of 750 ms (after ${String(result.attempts)} attempts)`)
+      assert.equal(
+        result.error.message,
+        `get_weather did not finish within its deadline of 750 ms (after ${String(result.attempts)} attempts)`,
+      )
       assert.ok(stub.requests.every((request) => request.path === '/v1/search'))
     })
   })
@@ -347,7 +350,7 @@ describe('the Open-Meteo stand-in', () => {
     return { status: response.status, body: (await response.json()) as Record<string, unknown> }
   }
 
-  it('geocodes in Open-Meteo\'s format, honouring count, with no results key when nothing matches', async (t) => {
+  it("geocodes in Open-Meteo's format, honouring count, with no results key when nothing matches", async (t) => {
     const stub = await startOpenMeteoStubFor(t)
     const paris = await get(stub, '/v1/search?name=Paris&count=1&language=en&format=json')
     assert.deepEqual(paris, {
@@ -374,7 +377,10 @@ describe('the Open-Meteo stand-in', () => {
       },
     })
     const both = await get(stub, '/v1/search?name=paris&count=10&language=en&format=json')
-    assert.deepEqual((both.body.results as Array<{ admin1: string }>).map((place) => place.admin1), ['Île-de-France', 'Texas'])
+    assert.deepEqual(
+      (both.body.results as Array<{ admin1: string }>).map((place) => place.admin1),
+      ['Île-de-France', 'Texas'],
+    )
     assert.deepEqual(await get(stub, '/v1/search?name=Atlantis&count=1'), { status: 200, body: { generationtime_ms: 0.5 } })
     assert.deepEqual(await get(stub, '/v1/search?name=Paris&count=0'), {
       status: 400,

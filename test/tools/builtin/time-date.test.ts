@@ -77,7 +77,16 @@ describe('get_time', () => {
 
   it('answers an ISO 8601 datetime that names the very instant of the clock, in every zone', async () => {
     const instants = [instant, new Date('2026-07-01T12:00:00.007Z'), new Date('2026-10-25T01:30:00.999Z')]
-    const zones = ['UTC', 'Asia/Tokyo', 'America/New_York', 'Asia/Kolkata', 'Europe/Paris', 'Australia/Lord_Howe', 'Pacific/Kiritimati', 'Pacific/Pago_Pago']
+    const zones = [
+      'UTC',
+      'Asia/Tokyo',
+      'America/New_York',
+      'Asia/Kolkata',
+      'Europe/Paris',
+      'Australia/Lord_Howe',
+      'Pacific/Kiritimati',
+      'Pacific/Pago_Pago',
+    ]
     for (const at of instants) {
       for (const timezone of zones) {
         const { datetime } = await time({ timezone }, at)
@@ -172,6 +181,7 @@ describe('get_date', () => {
       [2027, 1, 4, '2027-W01'],
       [2028, 1, 1, '2027-W52'],
     ] as const
-    for (const [year, month, day, week] of weeks) assert.equal(isoWeek(year, month, day), week, `${String(year)}-${String(month)}-${String(day)}`)
+    for (const [year, month, day, week] of weeks)
+      assert.equal(isoWeek(year, month, day), week, `${String(year)}-${String(month)}-${String(day)}`)
   })
 })

@@ -117,7 +117,9 @@ describe('HTTP tools from the configuration file', () => {
   })
 
   it('refuses an answer larger than 1 MiB, without retrying it', async (t) => {
-    const upstream = await toolServer(t, [{ status: 200, headers: { 'content-type': 'application/json' }, body: `"${'x'.repeat(2 * 1024 * 1024)}"` }])
+    const upstream = await toolServer(t, [
+      { status: 200, headers: { 'content-type': 'application/json' }, body: `"${'x'.repeat(2 * 1024 * 1024)}"` },
+    ])
     const { call } = await gatewayWith(t, upstream.url, '    idempotent: true\n')
     const { result } = await call({ order_id: 'ord_1' })
     assert.deepEqual([result.error?.code, result.attempts], ['tool_error', 1])
@@ -192,7 +194,10 @@ ${extra}`
 
   it('names the line and path of an unknown key, a schema that is not an object, a bad URL', () => {
     assert.match(refusal(tool('    retry: 3\n')), /^tools\.yaml:2:5: tools\[0\]: Unrecognized key: "retry"/)
-    assert.match(refusal(tool().replace('type: object', 'type: string')), /tools\.yaml:4:\d+: tools\[0\]\.parameters\.type: the arguments must be described by an object schema/)
+    assert.match(
+      refusal(tool().replace('type: object', 'type: string')),
+      /tools\.yaml:4:\d+: tools\[0\]\.parameters\.type: the arguments must be described by an object schema/,
+    )
     assert.match(refusal(tool().replace('http://127.0.0.1:9000/orders', 'file:///etc/passwd')), /tools\[0\]\.http\.url: Invalid URL/)
   })
 

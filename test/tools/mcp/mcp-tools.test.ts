@@ -65,7 +65,11 @@ describe('MCP servers from the configuration file', () => {
     const app = await gatewayWith(t, `mcp:\n${stdioServer}`)
     const crashed = await run(app, [['c1', 'fix__crash', {}]])
     assert.equal(crashed.results[0]?.error?.code, 'tool_error')
-    await waitFor(() => app.toolSources.mcpServers[0]?.connected === true && app.registry.get('fix__add') !== undefined, 'the server to come back', 10_000)
+    await waitFor(
+      () => app.toolSources.mcpServers[0]?.connected === true && app.registry.get('fix__add') !== undefined,
+      'the server to come back',
+      10_000,
+    )
     assert.equal((await run(app, [['c2', 'fix__add', { a: 2, b: 2 }]])).results[0]?.output, '4')
   })
 

@@ -35,7 +35,10 @@ describe('CPU-bound tools on a worker pool', () => {
     const reply = formatReply(await executor.execute([call('a', 'burn', { ms: 20 }), call('b', 'burn', { ms: 20 })], { log }))
     assert.equal(reply.status, 'complete')
     const threads = reply.results.map((result) => (result.output as { threadId: number }).threadId)
-    assert.ok(threads.every((thread) => thread > 0), `ran on threads ${threads.join(', ')}`)
+    assert.ok(
+      threads.every((thread) => thread > 0),
+      `ran on threads ${threads.join(', ')}`,
+    )
     assert.ok((reply.results[0]?.output as { spunMs: number }).spunMs >= 19)
   })
 
