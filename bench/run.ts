@@ -8,7 +8,7 @@ import { availableParallelism, cpus, platform, release, tmpdir, totalmem } from 
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { setTimeout as delay } from 'node:timers/promises'
-import type { ExecuteReply } from '../src/batch/reply.ts'
+import type { ExecuteReply } from '../src/batch/format-reply.ts'
 import { lineChartSvg } from './lib/chart.ts'
 import { median, p95, round } from './lib/stats.ts'
 

@@ -3,7 +3,7 @@
 // mode. Prints the median of the runs. Usage: node bench/three-calls.ts [runs]
 import { buildApp } from '../src/app.ts'
 import { loadConfig } from '../src/config/env.ts'
-import type { ExecuteReply } from '../src/batch/reply.ts'
+import type { ExecuteReply } from '../src/batch/format-reply.ts'
 import { startOpenMeteoStub } from '../test/helpers/open-meteo-stub.ts'
 
 const runs = Number(process.argv[2] ?? 7)

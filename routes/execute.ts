@@ -1,6 +1,6 @@
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
-import { executeReplySchema, validateReplySchema } from '../src/batch/reply.ts'
+import { executeReplySchema, validateReplySchema } from '../src/batch/format-reply.ts'
 import { runBatch } from '../src/batch/run-batch.ts'
 import { abortOnDisconnect } from '../src/http/abort-on-disconnect.ts'
 import { errorReplySchema } from '../src/http/error-reply.ts'

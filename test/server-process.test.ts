@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createServer } from 'node:http'
 import { describe, it, type TestContext } from 'node:test'
-import type { ExecuteReply } from '../src/batch/reply.ts'
+import type { ExecuteReply } from '../src/batch/format-reply.ts'
 import { assistantMessage, waitFor } from './helpers/app.ts'
 import { serveOnLoopback, serverEntry, startServer } from './helpers/server-process.ts'
 

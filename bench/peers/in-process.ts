@@ -13,7 +13,7 @@ import { pino } from 'pino'
 import { z } from 'zod'
 import { loadConfig } from '../../src/config/env.ts'
 import { Executor } from '../../src/batch/executor.ts'
-import { formatReply } from '../../src/batch/reply.ts'
+import { formatReply } from '../../src/batch/format-reply.ts'
 import { ToolRegistry } from '../../src/tools/registry.ts'
 import { defineTool } from '../../src/tools/tool.ts'
 

@@ -11,7 +11,7 @@ import OpenAI from 'openai'
 import type { ChatCompletion, ChatCompletionFunctionTool, ChatCompletionMessageParam } from 'openai/resources/chat/completions'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig } from '../../src/config/env.ts'
-import type { ExecuteReply } from '../../src/batch/reply.ts'
+import type { ExecuteReply } from '../../src/batch/format-reply.ts'
 import { startOpenMeteoStub, type OpenMeteoStub } from '../../test/helpers/open-meteo-stub.ts'
 
 const question = "What time and date is it in Tokyo, and what's the weather there right now?"

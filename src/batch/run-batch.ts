@@ -3,7 +3,7 @@ import { assertProvider, type DecodedPayload, type ProviderName, type ToolMessag
 import { checkBatch } from './check-batch.ts'
 import type { ExecutionMode, Executor } from './executor.ts'
 import type { BatchObserver } from './observer.ts'
-import { formatReply, formatVerdicts, type ExecuteReply, type ValidateReply } from './reply.ts'
+import { formatReply, formatVerdicts, type ExecuteReply, type ValidateReply } from './format-reply.ts'
 
 export interface BatchRequest {
   /** The body, decoded by the provider payload schema. */

@@ -1,9 +1,10 @@
-import { backoffDelayMs, sleep, type BackoffPolicy } from './backoff.ts'
 import { CallError, describeThrown } from '../errors.ts'
-import { CancelScope } from './cancel-scope.ts'
+import { maxErrorMessageChars } from '../limits.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { Tool, ToolContext } from '../tools/tool.ts'
-import { maxErrorMessageChars } from '../limits.ts'
+import { backoffDelayMs, sleep, type BackoffPolicy } from './backoff.ts'
+import { CancelScope } from './cancel-scope.ts'
+import { fitResult } from './fit-result.ts'
 
 export interface CallPolicy extends BackoffPolicy {
   /** Deadline of the whole call, retries and backoff included. */
@@ -48,9 +49,9 @@ export async function runCall(
   const finish = (outcome: AttemptOutcome): CallOutcome => {
     const durationMs = performance.now() - started
     if (!outcome.ok) return { ok: false, error: withAttempts(outcome.error, attempts), attempts, durationMs }
-    const serialized = serialize(tool, outcome.output)
-    if (serialized instanceof CallError) return { ok: false, error: serialized, attempts, durationMs }
-    return { ok: true, ...detached(truncate(serialized, policy.maxResultBytes)), attempts, durationMs }
+    const fitted = fitResult(tool.name, outcome.output, policy.maxResultBytes)
+    if (fitted instanceof CallError) return { ok: false, error: fitted, attempts, durationMs }
+    return { ok: true, ...fitted, attempts, durationMs }
   }
   try {
     for (;;) {
@@ -207,53 +208,4 @@ export function toCallError(thrown: unknown): CallError {
   let message = describeThrown(thrown)
   if (message.length > maxErrorMessageChars) message = `${message.slice(0, maxErrorMessageChars)}…`
   return new CallError('tool_error', message, { retryable, cause: thrown })
-}
-
-/** The output and the string the model reads; a value JSON cannot carry is the tool's error. */
-function serialize(tool: Tool, output: unknown): { output: unknown; content: string } | CallError {
-  if (typeof output === 'string') return { output, content: output }
-  if (output === undefined) return { output: null, content: 'null' }
-  try {
-    const content = JSON.stringify(output) as string | undefined
-    if (content === undefined) throw new TypeError(`a ${typeof output} is not JSON`)
-    return { output, content }
-  } catch (error) {
-    return new CallError('invalid_result', `${tool.name} returned a value that cannot be serialized as JSON: ${describeThrown(error)}`)
-  }
-}
-
-/**
- * The reply carries a copy of an object result taken now: the tool may go on changing (or make a
- * cycle in) the object it returned, and the reply is serialized later. A cut result is a string
- * already, and is not parsed back.
- */
-function detached<Fitted extends { output: unknown; content: string; truncatedFromBytes?: number }>(fitted: Fitted): Fitted {
-  if (fitted.truncatedFromBytes !== undefined || typeof fitted.output !== 'object' || fitted.output === null) return fitted
-  return { ...fitted, output: JSON.parse(fitted.content) as unknown }
-}
-
-const truncationNote = (originalBytes: number, limit: number) =>
-  `\n[truncated by toolgate: the result was ${String(originalBytes)} bytes, the limit is ${String(limit)}]`
-
-/**
- * Cuts content longer than `maxBytes` (UTF-8) to fit, note included, on a character boundary.
- * The model reads the start of the result and that it was cut; `output` becomes that same text.
- */
-export function truncate(
-  serialized: { output: unknown; content: string },
-  maxBytes: number,
-): { output: unknown; content: string; truncatedFromBytes?: number } {
-  const { content } = serialized
-  // Cheap first: a UTF-8 character is at most 3 bytes per UTF-16 unit.
-  if (content.length * 3 <= maxBytes) return serialized
-  const originalBytes = Buffer.byteLength(content)
-  if (originalBytes <= maxBytes) return serialized
-  const note = truncationNote(originalBytes, maxBytes)
-  const room = Math.max(0, maxBytes - Buffer.byteLength(note))
-  const bytes = Buffer.from(content.slice(0, room))
-  let end = Math.min(room, bytes.length)
-  // Back off to the start of a character: UTF-8 continuation bytes are 0b10xxxxxx.
-  while (end > 0 && end < bytes.length && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--
-  const cut = bytes.subarray(0, end).toString('utf8') + note
-  return { output: cut, content: cut, truncatedFromBytes: originalBytes }
 }

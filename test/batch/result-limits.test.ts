@@ -5,7 +5,7 @@ import { z } from 'zod'
 import { Executor } from '../../src/batch/executor.ts'
 import { RequestError } from '../../src/errors.ts'
 import { ToolRegistry } from '../../src/tools/registry.ts'
-import { truncate } from '../../src/batch/run-call.ts'
+import { truncate } from '../../src/batch/fit-result.ts'
 import { defineTool } from '../../src/tools/tool.ts'
 import { buildTestApp, chatCompletion, testConfig, waitFor } from '../helpers/app.ts'
 

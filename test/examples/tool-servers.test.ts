@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { createInterface } from 'node:readline'
 import { describe, it, type TestContext } from 'node:test'
-import type { ExecuteReply } from '../../src/batch/reply.ts'
+import type { ExecuteReply } from '../../src/batch/format-reply.ts'
 import { assistantMessage, buildTestApp } from '../helpers/app.ts'
 
 const examples = new URL('../../examples/tool-servers/', import.meta.url)

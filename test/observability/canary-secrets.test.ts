@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
 import type { InjectOptions, LightMyRequestResponse } from 'fastify'
-import type { ExecuteReply } from '../../src/batch/reply.ts'
+import type { ExecuteReply } from '../../src/batch/format-reply.ts'
 import { assistantMessage, buildTestApp, captureLogs, chatCompletion, type CallSpec } from '../helpers/app.ts'
 
 /** A secret nobody could write by chance; if it shows up anywhere it leaked from where it was planted. */

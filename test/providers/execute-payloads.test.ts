@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it, type TestContext } from 'node:test'
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions'
-import type { ExecuteReply } from '../../src/batch/reply.ts'
+import type { ExecuteReply } from '../../src/batch/format-reply.ts'
 import { assistantMessage, buildTestApp, chatCompletion, type CallSpec } from '../helpers/app.ts'
 import { sleepTool } from '../helpers/tools.ts'
 

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, it, type TestContext } from 'node:test'
-import type { ExecuteReply } from '../../src/batch/reply.ts'
+import type { ExecuteReply } from '../../src/batch/format-reply.ts'
 import { assistantMessage, buildTestApp, waitFor } from '../helpers/app.ts'
 
 const adminKey = 'admin-key-0123456789abcdef'

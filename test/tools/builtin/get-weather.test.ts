@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it, type TestContext } from 'node:test'
-import type { ExecuteReply } from '../../../src/batch/reply.ts'
+import type { ExecuteReply } from '../../../src/batch/format-reply.ts'
 import type { Tool } from '../../../src/tools/tool.ts'
 import { createGetWeather } from '../../../src/tools/builtin/get-weather.ts'
 import { assistantMessage, buildTestApp, listen, type CallSpec } from '../../helpers/app.ts'

@@ -9,7 +9,7 @@ import { describe, it, type TestContext } from 'node:test'
 import { buildApp } from '../../../src/app.ts'
 import { parseConfigFile } from '../../../src/config/tools-file.ts'
 import { ConfigFileError } from '../../../src/config/yaml-file.ts'
-import type { ExecuteReply } from '../../../src/batch/reply.ts'
+import type { ExecuteReply } from '../../../src/batch/format-reply.ts'
 import { assistantMessage, buildTestApp, captureLogs, testConfig } from '../../helpers/app.ts'
 
 type Answer = { status: number; headers?: Record<string, string>; body: string } | 'hang'

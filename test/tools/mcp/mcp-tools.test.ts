@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { describe, it, type TestContext } from 'node:test'
 import type { App } from '../../../src/app.ts'
-import type { ExecuteReply } from '../../../src/batch/reply.ts'
+import type { ExecuteReply } from '../../../src/batch/format-reply.ts'
 import { assistantMessage, buildTestApp, waitFor, type CallSpec } from '../../helpers/app.ts'
 
 const fixture = new URL('../../fixtures/mcp-server.ts', import.meta.url).pathname
