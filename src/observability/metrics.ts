@@ -55,30 +55,21 @@ export class Metrics implements BatchObserver {
   constructor(calls: () => { running: number; waiting: number; abandoned: number }) {
     // The process's own: resident memory, heap by space, event-loop lag, GC time, open handles.
     collectDefaultMetrics({ register: this.registry })
-    new Gauge({
-      name: 'toolgate_calls_running',
-      help: 'Calls running now.',
-      registers: [this.registry],
-      collect() {
-        this.set(calls().running)
-      },
-    })
-    new Gauge({
-      name: 'toolgate_calls_waiting',
-      help: 'Calls admitted and waiting for a slot.',
-      registers: [this.registry],
-      collect() {
-        this.set(calls().waiting)
-      },
-    })
-    new Gauge({
-      name: 'toolgate_calls_abandoned',
-      help: 'Calls answered (timed out, cancelled) whose tools ignored the abort and still run.',
-      registers: [this.registry],
-      collect() {
-        this.set(calls().abandoned)
-      },
-    })
+    const gauges = {
+      running: ['toolgate_calls_running', 'Calls running now.'],
+      waiting: ['toolgate_calls_waiting', 'Calls admitted and waiting for a slot.'],
+      abandoned: ['toolgate_calls_abandoned', 'Calls answered (timed out, cancelled) whose tools ignored the abort and still run.'],
+    } as const
+    for (const [stat, [name, help]] of Object.entries(gauges)) {
+      new Gauge({
+        name,
+        help,
+        registers: [this.registry],
+        collect() {
+          this.set(calls()[stat as keyof typeof gauges])
+        },
+      })
+    }
   }
 
   // Labelled children are looked up once: prom-client hashes the labels on every unbound call,
