@@ -48,12 +48,13 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   app.setNotFoundHandler(notFound)
   acceptContentTypes(app)
 
-  // The parts: configuration, keys, tools, the executor running them, what observes it, reloading.
+  // The parts: configuration, what observes the gateway, keys, tools, the executor running them,
+  // reloading. They close in the reverse order: calls cancelled, MCP servers closed, spans exported.
   await app.register(configPlugin, { config })
+  await app.register(observabilityPlugin)
   await app.register(keyRingPlugin)
   await app.register(toolSourcesPlugin, { tools: options.tools })
   await app.register(executorPlugin, { random: options.random })
-  await app.register(observabilityPlugin)
   await app.register(reloadPlugin)
 
   // The hooks, in the order a request meets them: its id first, so that every reply carries it.

@@ -1,5 +1,4 @@
 import PQueue from 'p-queue'
-import type { Config } from '../config/env.ts'
 import { CallError, RequestError } from '../errors.ts'
 import { refusalRetryAfterSeconds } from '../limits.ts'
 import type { Logger } from '../observability/logger.ts'
@@ -8,58 +7,11 @@ import type { ToolRegistry } from '../tools/registry.ts'
 import type { Tool } from '../tools/tool.ts'
 import type { AnsweredCall, CallVerdict } from './call-result.ts'
 import { CancelScope } from './cancel-scope.ts'
+import { checkedOptions, type ExecutorOptions } from './executor-options.ts'
 import type { BatchObserver } from './observer.ts'
 import { prepareCall, type PreparedCall } from './prepare-call.ts'
 import { summarize } from './summary.ts'
 import { runCall, type AbandonedCount, type CallOutcome, type CallPolicy } from './run-call.ts'
-
-/** What the executor takes of the configuration: its bounds, deadlines, backoff and size limits. */
-export type ExecutorOptions = Pick<
-  Config,
-  | 'concurrency'
-  | 'maxQueuedCalls'
-  | 'maxCallsPerRequest'
-  | 'callTimeoutMs'
-  | 'retryBaseDelayMs'
-  | 'retryMaxDelayMs'
-  | 'maxArgumentBytes'
-  | 'maxArgumentDepth'
-  | 'maxResultBytes'
-  | 'maxAbandonedCalls'
-> & {
-  /** Source of backoff jitter in [0, 1). @default Math.random */
-  random?: () => number
-}
-
-/** The least value of each numeric option: 1 for a bound or deadline, 0 where none is meaningful. */
-const optionMinimums = {
-  concurrency: 1,
-  maxQueuedCalls: 0,
-  maxCallsPerRequest: 1,
-  callTimeoutMs: 1,
-  retryBaseDelayMs: 0,
-  retryMaxDelayMs: 0,
-  maxArgumentBytes: 2,
-  maxArgumentDepth: 1,
-  maxResultBytes: 1,
-  maxAbandonedCalls: 1,
-} as const satisfies Record<Exclude<keyof ExecutorOptions, 'random'>, number>
-
-/** The options the executor keeps, each checked; anything else given (a whole Config) is left behind. */
-function checkedOptions(options: ExecutorOptions): ExecutorOptions {
-  const kept: Record<string, unknown> = {}
-  for (const [option, minimum] of Object.entries(optionMinimums)) {
-    const value: unknown = options[option as keyof typeof optionMinimums]
-    if (!(Number.isSafeInteger(value) && (value as number) >= minimum)) {
-      throw new TypeError(`Executor option ${option} must be an integer from ${String(minimum)} up, got ${String(value)} (${typeof value})`)
-    }
-    kept[option] = value
-  }
-  if (options.random !== undefined && typeof options.random !== 'function') {
-    throw new TypeError(`Executor option random must be a function, got ${typeof options.random}`)
-  }
-  return { ...(kept as Omit<ExecutorOptions, 'random'>), ...(options.random ? { random: options.random } : {}) }
-}
 
 export type ExecutionMode = 'parallel' | 'sequential'
 

@@ -3,12 +3,13 @@ import { describe, it } from 'node:test'
 import { pino } from 'pino'
 import { z } from 'zod'
 import type { AnsweredCall } from '../../src/batch/call-result.ts'
-import { Executor, type ExecutorOptions } from '../../src/batch/executor.ts'
+import { executorOptionsOf, type ExecutorOptions } from '../../src/batch/executor-options.ts'
+import { Executor } from '../../src/batch/executor.ts'
 import { formatReply } from '../../src/batch/format-reply.ts'
 import type { RawToolCall } from '../../src/providers/provider.ts'
 import { openaiChat } from '../../src/providers/openai-chat.ts'
 import { ToolRegistry } from '../../src/tools/registry.ts'
-import { defineTool, type Tool } from '../../src/tools/tool.ts'
+import { defineTool, ToolDefinitionError, type Tool } from '../../src/tools/tool.ts'
 import { testConfig, waitFor } from '../helpers/app.ts'
 import { concurrencyProbe, flakyTool, hangTool, sleepTool, throwTool, unserializableTool } from '../helpers/tools.ts'
 
@@ -418,9 +419,51 @@ describe('Executor', () => {
   })
 })
 
+describe('Executor options', () => {
+  it('refuses an option out of range at construction, naming the option and its value', () => {
+    const registry = new ToolRegistry([sleepTool])
+    for (const [option, value] of [
+      ['concurrency', 0],
+      ['maxQueuedCalls', -1],
+      ['callTimeoutMs', 1.5],
+      ['maxResultBytes', Number.NaN],
+      ['maxCallsPerRequest', '8'],
+    ] as const) {
+      assert.throws(
+        () => new Executor(registry, { ...testConfig(), [option]: value }),
+        new RegExp(`^TypeError: Executor option ${option} must be an integer from \\d+ up, got ${String(value)} \\(${typeof value}\\)$`),
+      )
+    }
+  })
+
+  it('takes from the configuration only what it uses: no API or admin key', () => {
+    const config = testConfig({ TOOLGATE_ADMIN_KEY: 'admin-key-0123456789', TOOLGATE_API_KEYS: 'api-key-0123456789' })
+    const options = executorOptionsOf(config)
+    assert.deepEqual(Object.keys(options).sort(), [
+      'callTimeoutMs',
+      'concurrency',
+      'maxAbandonedCalls',
+      'maxArgumentBytes',
+      'maxArgumentDepth',
+      'maxCallsPerRequest',
+      'maxQueuedCalls',
+      'maxResultBytes',
+      'retryBaseDelayMs',
+      'retryMaxDelayMs',
+    ])
+  })
+})
+
 describe('ToolRegistry', () => {
   it('refuses two tools with one name', () => {
     assert.throws(() => new ToolRegistry([sleepTool, { ...sleepTool }]), /"sleep" is registered twice/)
+  })
+
+  it('refuses a bad definition with a ToolDefinitionError, which the server and a reload tell by its class', () => {
+    assert.throws(
+      () => new ToolRegistry([{ ...sleepTool, concurrency: 1.5 }]),
+      (error: unknown) => error instanceof ToolDefinitionError && /concurrency must be a positive integer, got 1.5/.test(error.message),
+    )
   })
 
   it('refuses names the providers would refuse, and bad limits', () => {

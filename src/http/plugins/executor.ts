@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { executorOptionsOf } from '../../batch/executor-options.ts'
 import { Executor } from '../../batch/executor.ts'
 import type { ToolRegistry } from '../../tools/registry.ts'
 
@@ -14,25 +15,13 @@ declare module 'fastify' {
 export const executorPlugin = fp<{ random?: (() => number) | undefined }>(
   (app, options, done) => {
     const { config, toolSources } = app
-    const executor = new Executor(toolSources.registry, {
-      concurrency: config.concurrency,
-      maxQueuedCalls: config.maxQueuedCalls,
-      maxCallsPerRequest: config.maxCallsPerRequest,
-      callTimeoutMs: config.callTimeoutMs,
-      retryBaseDelayMs: config.retryBaseDelayMs,
-      retryMaxDelayMs: config.retryMaxDelayMs,
-      maxArgumentBytes: config.maxArgumentBytes,
-      maxArgumentDepth: config.maxArgumentDepth,
-      maxResultBytes: config.maxResultBytes,
-      maxAbandonedCalls: config.maxAbandonedCalls,
-      ...(options.random ? { random: options.random } : {}),
-    })
+    const executor = new Executor(toolSources.registry, executorOptionsOf(config, options.random))
     toolSources.subscribe((registry) => {
       executor.replaceRegistry(registry)
     })
     app.decorate('executor', executor)
     app.decorate('registry', { getter: () => executor.registry })
-    // Registered after the tool sources' hook, so it runs before it: calls are cancelled before their MCP servers close.
+    // onClose hooks run in the reverse order of registration: calls are cancelled before their MCP servers close.
     app.addHook('onClose', (_app, next) => {
       executor.cancelAll()
       next()

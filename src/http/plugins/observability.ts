@@ -15,8 +15,10 @@ declare module 'fastify' {
 /** Metrics (reading the executor's gauges when scraped) and, when configured, tracing. */
 export const observabilityPlugin = fp(
   async (app) => {
-    const { config, executor } = app
-    app.decorate('metrics', new Metrics(() => executor.stats))
+    const { config } = app
+    // Read when scraped: the executor is registered after this plugin, so that this plugin's
+    // onClose (exporting the last spans) runs after the executor's (cancelling the calls left).
+    app.decorate('metrics', new Metrics(() => app.executor.stats))
     app.decorate(
       'tracing',
       await startTracing({ endpoint: config.otlpEndpoint, serviceName: config.serviceName, version: packageJson.version }),
@@ -29,5 +31,5 @@ export const observabilityPlugin = fp(
       await app.tracing?.shutdown()
     })
   },
-  { name: 'toolgate-observability', fastify: '5.x', dependencies: ['toolgate-config', 'toolgate-executor'] },
+  { name: 'toolgate-observability', fastify: '5.x', dependencies: ['toolgate-config'] },
 )
