@@ -146,7 +146,11 @@ export class Executor {
     }
     assertEveryCallAnswered(calls, answered)
     const result = { calls: answered, wallMs: round(performance.now() - started) }
-    if (options.observer?.batchAnswered) options.observer.batchAnswered(summarize(result))
+    const { observer } = options
+    if (observer?.batchAnswered) {
+      const results = answered.map((call) => call.result)
+      observer.batchAnswered(summarize(results, result.wallMs))
+    }
     return result
   }
 

@@ -40,6 +40,7 @@ export function formatVerdicts(results: CallVerdict[]): ValidateReply {
 export function formatReply(batch: BatchResult): ExecuteReply
 export function formatReply(batch: BatchResult, provider: AnyProvider): ExecuteReply<ToolMessage>
 export function formatReply(batch: BatchResult, provider: AnyProvider = openaiChat): ExecuteReply<ToolMessage> {
-  const { status, errors, timing } = summarize(batch)
-  return { status, messages: provider.answers(batch.calls), results: batch.calls.map((call) => call.result), errors, timing }
+  const results = batch.calls.map((call) => call.result)
+  const { status, errors, timing } = summarize(results, batch.wallMs)
+  return { status, messages: provider.answers(batch.calls), results, errors, timing }
 }

@@ -1,6 +1,5 @@
 import { z } from 'zod'
 import type { CallResult } from './call-result.ts'
-import type { BatchResult } from './executor.ts'
 
 export const statusSchema = z
   .enum(['complete', 'partial', 'failed', 'empty'])
@@ -23,12 +22,11 @@ export type BatchSummary = z.output<typeof batchSummarySchema>
 export type BatchStatus = BatchSummary['status']
 
 /** What an answered batch came to: completeness, aggregated errors, timing. */
-export function summarize(batch: BatchResult): BatchSummary {
-  const results = batch.calls.map((call) => call.result)
+export function summarize(results: readonly CallResult[], wallMs: number): BatchSummary {
   return {
     status: completenessStatus(results),
     errors: aggregateErrors(results),
-    timing: { wallMs: batch.wallMs, sumMs: Math.round(results.reduce((sum, result) => sum + result.durationMs, 0) * 100) / 100 },
+    timing: { wallMs, sumMs: Math.round(results.reduce((sum, result) => sum + result.durationMs, 0) * 100) / 100 },
   }
 }
 
