@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 
-/** Bodies are JSON, or a streamed Chat Completions response handed over as the raw event stream it was. */
+/** Bodies are JSON, or a streamed response handed over as the raw text it was: server-sent events or NDJSON. */
 export function acceptContentTypes(app: FastifyInstance): void {
   app.removeContentTypeParser('text/plain')
-  app.addContentTypeParser('text/event-stream', { parseAs: 'string' }, (_request, body, done) => {
+  app.addContentTypeParser(['text/event-stream', 'application/x-ndjson'], { parseAs: 'string' }, (_request, body, done) => {
     done(null, body)
   })
 }

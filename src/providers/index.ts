@@ -1,12 +1,14 @@
 import { z } from 'zod'
 import { RequestError } from '../errors.ts'
+import { pickIssue } from '../zod-issues.ts'
 import type { ToolDescription } from '../tools/tool.ts'
 import { anthropic } from './anthropic.ts'
 import { gemini } from './gemini.ts'
 import { ollama } from './ollama.ts'
 import { openaiChat } from './openai-chat.ts'
 import { openaiResponses } from './openai-responses.ts'
-import type { PayloadCalls } from './provider.ts'
+import { parseEventStream } from './event-stream.ts'
+import type { PayloadCalls, PayloadShape } from './provider.ts'
 
 export type { RawToolCall } from './provider.ts'
 
@@ -34,21 +36,48 @@ export interface DecodedPayload extends PayloadCalls {
   provider: AnyProvider
 }
 
+type Shaped = { provider: AnyProvider; shape: PayloadShape }
+const decoding = ({ provider, shape }: Shaped) => shape.schema.transform((decoded): DecodedPayload => ({ provider, ...decoded }))
+const unionOf = (schemas: Array<z.ZodType<DecodedPayload>>) =>
+  z.union(schemas as unknown as [z.ZodType<DecodedPayload>, ...Array<z.ZodType<DecodedPayload>>])
+
+/** Every provider's stream, as the array of its events. */
+const streams = unionOf(providers.flatMap((provider) => (provider.payloads.streamed ?? []).map((shape) => decoding({ provider, shape }))))
+
+/** A stream handed over as the raw text it was (text/event-stream, application/x-ndjson): its events, then as above. */
+const rawStream = z
+  .string()
+  .describe('The raw body of a streamed response: server-sent events (send it as text/event-stream) or NDJSON (as application/x-ndjson).')
+  .transform((text, context): DecodedPayload => {
+    let events: unknown[]
+    try {
+      events = parseEventStream(text)
+    } catch {
+      context.issues.push({ code: 'custom', message: 'an event of the stream is not valid JSON', input: text, path: [] })
+      return z.NEVER
+    }
+    const decoded = streams.safeParse(events)
+    if (decoded.success) return decoded.data
+    // The events are not the body: the issue worth naming is picked here, against them.
+    const { issue, path } = pickIssue(decoded.error.issues, events, [])
+    context.issues.push({ code: 'custom', message: issue.message, input: text, path: ['events', ...path] })
+    return z.NEVER
+  })
+
 // Responses first: each has fields of its own, and most bodies are one.
 const shapes = [
-  ...providers.map((provider) => ({ provider, shape: provider.payloads.response })),
-  ...providers.flatMap((provider) => (provider.payloads.streamed ?? []).map((shape) => ({ provider, shape }))),
-  ...providers.flatMap((provider) => (provider.payloads.parts ?? []).map((shape) => ({ provider, shape }))),
-].map(({ provider, shape }) => shape.schema.transform((decoded): DecodedPayload => ({ provider, ...decoded })))
+  ...providers.map((provider) => decoding({ provider, shape: provider.payloads.response })),
+  ...providers.flatMap((provider) => (provider.payloads.streamed ?? []).map((shape) => decoding({ provider, shape }))),
+  rawStream,
+  ...providers.flatMap((provider) => (provider.payloads.parts ?? []).map((shape) => decoding({ provider, shape }))),
+]
 const described = [
   ...providers.flatMap(({ payloads }) => [payloads.response, ...(payloads.parts ?? [])]),
   ...providers.flatMap(({ payloads }) => payloads.streamed ?? []),
 ].flatMap((shape) => (shape.described === undefined ? [] : [shape.described]))
 
 /** The body of POST /execute, decoded: which provider and shape it is follows from its fields. */
-export const payloadSchema = z
-  .union(shapes as unknown as [z.ZodType<DecodedPayload>, ...Array<z.ZodType<DecodedPayload>>])
-  .describe(`${described.slice(0, -1).join(', ')}, or ${String(described.at(-1))}`)
+export const payloadSchema = unionOf(shapes).describe(`${described.slice(0, -1).join(', ')}, or ${String(described.at(-1))}`)
 
 /** Refuses a payload whose shape belongs to another provider than the one the client named. */
 export function assertProvider(payload: DecodedPayload, expected: ProviderName): void {

@@ -1,4 +1,3 @@
-import secureJson from 'secure-json-parse'
 import { z } from 'zod'
 
 /** One chunk of a streamed Chat Completions response, as far as tool calls go. */
@@ -59,20 +58,4 @@ export function reassembleToolCalls(chunks: readonly ChatCompletionChunk[]): Rea
     }
   }
   return [...calls.values()].sort((a, b) => a.index - b.index)
-}
-
-/** The JSON events of a raw server-sent-events body (`data: {...}` lines), up to `data: [DONE]`. Throws on an event that is not JSON. */
-export function parseServerSentEvents(text: string): unknown[] {
-  const events: unknown[] = []
-  for (const block of text.split(/\r?\n\r?\n/)) {
-    const data = block
-      .split(/\r?\n/)
-      .filter((line) => line.startsWith('data:'))
-      .map((line) => line.slice(5).replace(/^ /, ''))
-      .join('\n')
-    if (data === '') continue
-    if (data === '[DONE]') break
-    events.push(secureJson.parse(data, undefined, { protoAction: 'error', constructorAction: 'error' }) as unknown)
-  }
-  return events
 }

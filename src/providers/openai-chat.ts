@@ -1,6 +1,6 @@
 import type { ChatCompletionFunctionTool, ChatCompletionToolMessageParam } from 'openai/resources/chat/completions'
 import { z } from 'zod'
-import { chatCompletionChunkSchema, parseServerSentEvents, reassembleToolCalls, type ChatCompletionChunk } from './openai-chat-stream.ts'
+import { chatCompletionChunkSchema, reassembleToolCalls, type ChatCompletionChunk } from './openai-chat-stream.ts'
 import { defineProvider, jsonSchemaObject, type PayloadCalls, type RawToolCall } from './provider.ts'
 
 const toolCallSchema = z.object({
@@ -105,26 +105,6 @@ const streamedChunksPayload = z
   .describe('A streamed Chat Completions response: its chat.completion.chunk objects, in order; tool calls are put back together by index.')
   .transform((chunks, context) => streamedCalls(chunks, context))
 
-const serverSentEventsPayload = z
-  .string()
-  .describe('The raw text/event-stream body of a streamed Chat Completions response (send it as text/event-stream).')
-  .transform((text, context): PayloadCalls => {
-    let events: unknown[]
-    try {
-      events = parseServerSentEvents(text)
-    } catch {
-      context.issues.push({ code: 'custom', message: 'an event of the stream is not valid JSON', input: text, path: [] })
-      return z.NEVER
-    }
-    const chunks = z.array(chatCompletionChunkSchema).min(1).safeParse(events)
-    if (!chunks.success) {
-      for (const issue of chunks.error.issues)
-        context.issues.push({ code: 'custom', message: issue.message, input: text, path: ['events', ...issue.path] })
-      return z.NEVER
-    }
-    return streamedCalls(chunks.data, context)
-  })
-
 /**
  * OpenAI Chat Completions, and the shapes that carry its tool calls: one assistant message, a
  * conversation, the reference sketch's `{ message: [...] }`, and the streamed response (its chunks
@@ -137,7 +117,6 @@ export const openaiChat = defineProvider({
     response: { schema: chatCompletionPayload, described: 'an OpenAI chat completion' },
     streamed: [
       { schema: streamedChunksPayload, described: 'a streamed Chat Completions response (its chunks, or its raw text/event-stream text)' },
-      { schema: serverSentEventsPayload },
     ],
     parts: [
       { schema: assistantMessagePayload, described: 'an assistant message with tool_calls' },
