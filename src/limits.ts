@@ -39,3 +39,8 @@ export const pressureSampleIntervalMs = 500
 export const connectionsCheckIntervalMs = 1_000
 /** Uncaught exceptions and rejections a minute past which the process exits (it is broken for good). */
 export const maxUncaughtFailuresPerMinute = 100
+/**
+ * The longest a Streamable HTTP MCP server may take to answer the ping that checks its session
+ * after a failure, and then, if it lost the session, to open a new one (initialize, tools/list).
+ */
+export const mcpSessionCheckTimeoutMs = 10_000

@@ -1,19 +1,33 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
+import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
-import { ToolListChangedNotificationSchema, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js'
+import { ErrorCode, McpError, ToolListChangedNotificationSchema, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js'
 import { z } from 'zod'
 import { redactor } from '../../config/secrets.ts'
 import type { McpServerConfig } from '../../config/tools-file.ts'
 import { describeThrown, ToolError } from '../../errors.ts'
-import { mcpCloseTimeoutMs, mcpFirstReconnectDelayMs, mcpMaxReconnectDelayMs, mcpRequestTimeoutMs } from '../../limits.ts'
+import {
+  mcpCloseTimeoutMs,
+  mcpFirstReconnectDelayMs,
+  mcpMaxReconnectDelayMs,
+  mcpRequestTimeoutMs,
+  mcpSessionCheckTimeoutMs,
+} from '../../limits.ts'
 import type { Logger } from '../../observability/logger.ts'
 import type { Tool } from '../tool.ts'
+
+type CallResult = Awaited<ReturnType<Client['callTool']>>
 
 /**
  * One MCP server's tools, kept connected: listed at connection (every page of tools/list), listed
  * again when the server says they changed, called with tools/call. When the server drops, the
  * calls in flight fail (the SDK rejects them), and the connection is made again with backoff.
+ *
+ * A Streamable HTTP server does not drop a connection: it stops answering, or answers that it does
+ * not know the session (it restarted). Either is noticed on a failed call or a broken event stream,
+ * and checked with a ping: a forgotten session is replaced by a new one at once, and the failed call
+ * made again on it if the tool says it is idempotent or read-only; an unreachable server counts as
+ * disconnected until a reconnection succeeds.
  */
 export class McpServerTools {
   readonly name: string
@@ -27,6 +41,8 @@ export class McpServerTools {
   #closed = false
   #reconnectDelayMs = mcpFirstReconnectDelayMs
   #reconnectTimer: NodeJS.Timeout | undefined
+  /** The check of a failed Streamable HTTP session under way, shared by every call that failed on it. */
+  #sessionCheck: Promise<Client | undefined> | undefined
 
   /** @param options.secrets values that came from the environment: struck out of every error message */
   constructor(config: McpServerConfig, options: { log: Logger; onToolsChanged: () => void; secrets?: readonly string[] }) {
@@ -46,30 +62,27 @@ export class McpServerTools {
     return this.#connected ? this.#tools : []
   }
 
-  /** Connects and lists the tools; a failure is thrown (at start-up the server refuses to start). */
-  async connect(): Promise<void> {
-    const client = new Client({ name: 'toolgate', version: '0.1.0' })
-    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
-      void this.#list(client).then(
-        () => {
-          this.#onToolsChanged()
-        },
-        (error: unknown) => {
-          this.#log.warn({ server: this.name, err: error }, 'listing the tools of an MCP server failed')
-        },
-      )
-    })
-    client.onclose = () => {
-      if (this.#client !== client) return
-      this.#connected = false
-      this.#onToolsChanged()
-      if (!this.#closed) this.#scheduleReconnect()
+  /** Connects (a new session) and lists the tools; a failure is thrown (at start-up the server refuses to start). */
+  async connect(timeoutMs = mcpRequestTimeoutMs): Promise<void> {
+    const client = this.#newClient()
+    await client.connect(this.#transport(), { timeout: timeoutMs })
+    let tools: Tool[]
+    try {
+      tools = await this.#list(client, timeoutMs)
+    } catch (error) {
+      void client.close()
+      throw error
     }
-    await client.connect(this.#transport(), { timeout: mcpRequestTimeoutMs })
+    if (this.#closed) {
+      void client.close()
+      throw new Error(`the MCP server ${this.name} was closed while connecting`)
+    }
+    const previous = this.#client
     this.#client = client
-    await this.#list(client)
+    this.#tools = tools
     this.#connected = true
     this.#reconnectDelayMs = mcpFirstReconnectDelayMs
+    if (previous !== undefined) void previous.close()
   }
 
   /** Closes the connection; a server that does not let go within mcpCloseTimeoutMs is left behind. */
@@ -86,16 +99,51 @@ export class McpServerTools {
     clearTimeout(timer)
   }
 
+  #newClient(): Client {
+    const client = new Client({ name: 'toolgate', version: '0.1.0' })
+    client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
+      void this.#list(client, mcpRequestTimeoutMs).then(
+        (tools) => {
+          if (this.#client !== client) return
+          this.#tools = tools
+          this.#onToolsChanged()
+        },
+        (error: unknown) => {
+          this.#log.warn({ server: this.name, err: error }, 'listing the tools of an MCP server failed')
+        },
+      )
+    })
+    client.onclose = () => {
+      this.#lost(client)
+    }
+    // The SDK reports a broken event stream (the server went away) only here.
+    if ('url' in this.#config) {
+      client.onerror = () => {
+        void this.#checkSession(client)
+      }
+    }
+    return client
+  }
+
   #transport() {
     const config = this.#config
     if ('url' in config) return new StreamableHTTPClientTransport(new URL(config.url), { requestInit: { headers: config.headers ?? {} } })
     return new StdioClientTransport({
       command: config.command,
       args: config.args ?? [],
-      ...(config.env ? { env: { ...(process.env as Record<string, string>), ...config.env } } : {}),
+      // What the server is given, never toolgate's own environment (its keys, its secrets).
+      env: { ...getDefaultEnvironment(), ...config.env },
       ...(config.cwd ? { cwd: config.cwd } : {}),
       stderr: 'ignore',
     })
+  }
+
+  /** The connection of `client` is gone: its tools are out of service until a reconnection succeeds. */
+  #lost(client: Client): void {
+    if (this.#client !== client || !this.#connected) return
+    this.#connected = false
+    this.#onToolsChanged()
+    if (!this.#closed) this.#scheduleReconnect()
   }
 
   #scheduleReconnect(): void {
@@ -116,18 +164,52 @@ export class McpServerTools {
     this.#reconnectTimer.unref()
   }
 
-  async #list(client: Client): Promise<void> {
+  /**
+   * After the Streamable HTTP connection of `failed` failed: the client to call now. That is
+   * `failed` itself if the server still answers on its session; a new session's if it forgot that
+   * one (it restarted: 404, or 400 for an unknown session); undefined if the server cannot be
+   * reached, which puts it out of service until a reconnection succeeds.
+   */
+  #checkSession(failed: Client): Promise<Client | undefined> {
+    if (this.#client !== failed || !this.#connected) return Promise.resolve(this.#connected ? this.#client : undefined)
+    this.#sessionCheck ??= this.#pingOrRenew(failed).finally(() => {
+      this.#sessionCheck = undefined
+    })
+    return this.#sessionCheck
+  }
+
+  async #pingOrRenew(client: Client): Promise<Client | undefined> {
+    try {
+      await client.ping({ timeout: mcpSessionCheckTimeoutMs })
+      return client
+    } catch (error) {
+      if (answeredByServer(error)) return client
+    }
+    try {
+      await this.connect(mcpSessionCheckTimeoutMs)
+      this.#log.warn({ server: this.name }, 'MCP server had lost its session; a new one is open')
+      this.#onToolsChanged()
+      return this.#client
+    } catch (error) {
+      this.#log.warn({ server: this.name, err: error }, 'MCP server unreachable')
+      this.#lost(client)
+      void client.close()
+      return undefined
+    }
+  }
+
+  async #list(client: Client, timeoutMs: number): Promise<Tool[]> {
     const listed: McpTool[] = []
     let cursor: string | undefined
     do {
-      const page = await client.listTools(cursor === undefined ? {} : { cursor }, { timeout: mcpRequestTimeoutMs })
+      const page = await client.listTools(cursor === undefined ? {} : { cursor }, { timeout: timeoutMs })
       listed.push(...page.tools)
       cursor = page.nextCursor
     } while (cursor !== undefined)
-    this.#tools = listed.map((tool) => this.#adapt(client, tool))
+    return listed.map((tool) => this.#adapt(tool))
   }
 
-  #adapt(client: Client, tool: McpTool): Tool {
+  #adapt(tool: McpTool): Tool {
     const { $schema: _dialect, ...parameters } = tool.inputSchema as Record<string, unknown>
     const {
       name: _name,
@@ -145,21 +227,76 @@ export class McpServerTools {
       parameters,
       inputSchema: z.fromJSONSchema(parameters),
       ...(limits as Pick<Tool, 'timeoutMs' | 'attemptTimeoutMs' | 'retries' | 'concurrency'>),
-      execute: async (args, { signal }) => {
-        if (this.#client !== client || !this.#connected)
-          throw new ToolError(`the MCP server ${this.name} is not connected`, { retryable: true })
-        let result
-        try {
-          result = await client.callTool({ name: tool.name, arguments: args as Record<string, unknown> }, undefined, { signal })
-        } catch (error) {
-          throw new ToolError(this.#redact(`the MCP server ${this.name} failed the call: ${describeThrown(error)}`), { retryable: true })
-        }
-        const text = (result.content as Array<{ type: string; text?: string }>)
-          .flatMap((part) => (part.type === 'text' && part.text !== undefined ? [part.text] : []))
-          .join('\n')
-        if (result.isError === true) throw new ToolError(this.#redact(text || `${tool.name} reported an error`))
-        return result.structuredContent ?? text
-      },
+      execute: async (args, { signal }) => this.#output(tool, await this.#call(tool, args as Record<string, unknown>, signal)),
     }
   }
+
+  async #call(tool: McpTool, args: Record<string, unknown>, signal: AbortSignal): Promise<CallResult> {
+    const client = this.#connected ? this.#client : undefined
+    if (client === undefined) throw new ToolError(`the MCP server ${this.name} is not connected`, { retryable: true })
+    try {
+      return await client.callTool({ name: tool.name, arguments: args }, undefined, { signal })
+    } catch (error) {
+      if (!('url' in this.#config) || signal.aborted || answeredByServer(error)) throw this.#failedCall(error)
+      return this.#callOnRecovered(client, tool, args, signal, error)
+    }
+  }
+
+  /** After the Streamable HTTP call on `client` failed with `error`: the call made again on a new session when that is safe. */
+  async #callOnRecovered(client: Client, tool: McpTool, args: Record<string, unknown>, signal: AbortSignal, error: unknown) {
+    const next = await untilAborted(this.#checkSession(client), signal)
+    if (next === undefined) {
+      throw new ToolError(this.#redact(`the MCP server ${this.name} cannot be reached: ${describeThrown(error)}`), { retryable: true })
+    }
+    if (next === client) throw this.#failedCall(error)
+    if (!mayRepeat(tool)) {
+      throw new ToolError(
+        `the MCP server ${this.name} had lost its session (it restarted) and a new one is open; ${tool.name} was not sent again, since it is not marked idempotent or read-only`,
+        { retryable: true },
+      )
+    }
+    try {
+      return await next.callTool({ name: tool.name, arguments: args }, undefined, { signal })
+    } catch (retryError) {
+      throw this.#failedCall(retryError)
+    }
+  }
+
+  #failedCall(error: unknown): ToolError {
+    return new ToolError(this.#redact(`the MCP server ${this.name} failed the call: ${describeThrown(error)}`), { retryable: true })
+  }
+
+  #output(tool: McpTool, result: CallResult): unknown {
+    const text = (result.content as Array<{ type: string; text?: string }>)
+      .flatMap((part) => (part.type === 'text' && part.text !== undefined ? [part.text] : []))
+      .join('\n')
+    if (result.isError === true) throw new ToolError(this.#redact(text || `${tool.name} reported an error`))
+    return result.structuredContent ?? text
+  }
+}
+
+/** The SDK's own McpError codes for an answer that never came. */
+const unansweredCodes: readonly number[] = [ErrorCode.ConnectionClosed, ErrorCode.RequestTimeout]
+
+/** Whether `error` is the server's own JSON-RPC answer (it is there, and knows the session), not a failure to reach it. */
+function answeredByServer(error: unknown): boolean {
+  return error instanceof McpError && !unansweredCodes.includes(error.code)
+}
+
+/** Whether calling `tool` twice does no more than calling it once, by its own annotations. */
+function mayRepeat(tool: McpTool): boolean {
+  return tool.annotations?.readOnlyHint === true || tool.annotations?.idempotentHint === true
+}
+
+/** What `promise` settles with, or the abort's reason as soon as `signal` aborts. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => {
+      reject(signal.reason as Error)
+    }
+    signal.addEventListener('abort', onAbort, { once: true })
+    promise.then(resolve, reject).finally(() => {
+      signal.removeEventListener('abort', onAbort)
+    })
+  })
 }
