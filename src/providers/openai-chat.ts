@@ -1,13 +1,20 @@
 import type { ChatCompletionFunctionTool, ChatCompletionToolMessageParam } from 'openai/resources/chat/completions'
 import { z } from 'zod'
-import { chatCompletionChunkSchema, reassembleToolCalls, type ChatCompletionChunk } from './openai-chat-stream.ts'
+import {
+  functionCallType,
+  misplacedChunk,
+  noLegacyFunctionCall,
+  reassembleToolCalls,
+  streamedChunkSchema,
+  type StreamedChunk,
+} from './openai-chat-stream.ts'
 import { defineProvider, jsonSchemaObject, type PayloadCalls, type RawToolCall } from './provider.ts'
 
 const toolCallSchema = z.object({
   id: z.string().min(1).describe("The model's tool_call_id; the answer carries it back."),
-  type: z.literal('function').optional(),
+  type: functionCallType,
   function: z.object({
-    name: z.string(),
+    name: z.string().min(1, 'a tool call needs the name of the tool it calls'),
     arguments: z
       .unknown()
       .optional()
@@ -24,7 +31,22 @@ const assistantMessageSchema = z.object({
   role: z.literal('assistant'),
   content: z.unknown().optional(),
   tool_calls: toolCallsSchema,
+  function_call: noLegacyFunctionCall,
 })
+
+/**
+ * The role of a completion's message. The openai Python SDK's stream accumulator
+ * (ChatCompletionStreamState) concatenates the role of every chunk, as it does every string:
+ * "assistantassistant..." for a server that repeats it in each (Ollama's /v1), null for one that
+ * never sent it; its `model_dump()` writes that message as it is.
+ */
+const completionRole = z
+  .string()
+  .regex(/^(?:assistant)+$/, 'expected "assistant"')
+  .nullish()
+
+/** An assistant message earlier in a conversation: a legacy function_call there was answered before. */
+const pastAssistantMessageSchema = assistantMessageSchema.extend({ function_call: z.unknown().optional() })
 
 const otherMessageSchema = z.looseObject({
   role: z.enum(['system', 'developer', 'user', 'tool', 'function']),
@@ -44,7 +66,7 @@ function toRawCalls(toolCalls: ToolCallInput[] | null | undefined, path: string)
 const chatCompletionPayload = z
   .object({
     object: z.literal('chat.completion'),
-    choices: z.array(z.object({ message: assistantMessageSchema.extend({ role: z.literal('assistant').optional() }) })).min(1),
+    choices: z.array(z.object({ message: assistantMessageSchema.extend({ role: completionRole }) })).min(1),
   })
   .describe('An OpenAI Chat Completions response; the calls of choices[0].message run.')
   .transform((completion): PayloadCalls => ({
@@ -59,18 +81,25 @@ const assistantMessagePayload = assistantMessageSchema
   .transform((message): PayloadCalls => ({ shape: 'assistant_message', calls: toRawCalls(message.tool_calls, 'tool_calls') }))
 
 const conversationPayload = z
-  .array(z.union([assistantMessageSchema, otherMessageSchema]))
+  .array(z.union([pastAssistantMessageSchema, otherMessageSchema]))
   .min(1)
   .describe("A conversation: an array of messages; the last assistant message's calls run.")
-  .transform((messages): PayloadCalls => {
+  .transform((messages, context): PayloadCalls => {
     const index = messages.findLastIndex((message) => message.role === 'assistant')
     const last = messages[index]
-    const toolCalls = last?.role === 'assistant' ? last.tool_calls : undefined
-    return { shape: 'conversation', calls: toRawCalls(toolCalls, `[${String(index)}].tool_calls`) }
+    if (last?.role !== 'assistant') return { shape: 'conversation', calls: [] }
+    const legacyCall = noLegacyFunctionCall.safeParse(last.function_call)
+    if (!legacyCall.success) {
+      for (const issue of legacyCall.error.issues) {
+        context.issues.push({ code: 'custom', message: issue.message, input: last, path: [index, 'function_call', ...issue.path] })
+      }
+      return z.NEVER
+    }
+    return { shape: 'conversation', calls: toRawCalls(last.tool_calls, `[${String(index)}].tool_calls`) }
   })
 
 const sketchPayload = z
-  .object({ message: z.array(z.looseObject({ tool_calls: toolCallsSchema })) })
+  .object({ message: z.array(z.looseObject({ tool_calls: toolCallsSchema, function_call: noLegacyFunctionCall })) })
   .describe("The reference sketch's shape: the calls of every item of `message` run, in order.")
   .transform((response): PayloadCalls => ({
     shape: 'sketch',
@@ -78,7 +107,17 @@ const sketchPayload = z
   }))
 
 /** A streamed response's tool calls, put back together; a call still without id or name is reported. */
-function streamedCalls(chunks: readonly ChatCompletionChunk[], context: z.core.$RefinementCtx): PayloadCalls {
+function streamedCalls(chunks: readonly StreamedChunk[], context: z.core.$RefinementCtx): PayloadCalls {
+  const misplaced = misplacedChunk(chunks)
+  if (misplaced !== undefined) {
+    context.issues.push({
+      code: 'custom',
+      message: 'expected "chat.completion.chunk": only a chunk without choices, before or after the others, may be of another object',
+      input: chunks[misplaced],
+      path: [misplaced, 'object'],
+    })
+    return z.NEVER
+  }
   const calls: RawToolCall[] = []
   for (const call of reassembleToolCalls(chunks)) {
     const path = `tool_calls[${String(call.index)}]`
@@ -100,9 +139,11 @@ function streamedCalls(chunks: readonly ChatCompletionChunk[], context: z.core.$
 }
 
 const streamedChunksPayload = z
-  .array(chatCompletionChunkSchema)
+  .array(streamedChunkSchema)
   .min(1)
-  .describe('A streamed Chat Completions response: its chat.completion.chunk objects, in order; tool calls are put back together by index.')
+  .describe(
+    'A streamed Chat Completions response: its chat.completion.chunk objects, in order (and any chunk without choices before or after them); tool calls are put back together by index.',
+  )
   .transform((chunks, context) => streamedCalls(chunks, context))
 
 /**
