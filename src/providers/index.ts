@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { RequestError } from '../errors.ts'
-import { pickIssue } from '../zod-issues.ts'
+import { pickIssue, reachInto } from '../zod-issues.ts'
 import type { ToolDescription } from '../tools/tool.ts'
 import { anthropic } from './anthropic.ts'
 import { gemini } from './gemini.ts'
@@ -60,7 +60,8 @@ const rawStream = z
     if (decoded.success) return decoded.data
     // The events are not the body: the issue worth naming is picked here, against them.
     const { issue, path } = pickIssue(decoded.error.issues, events, [])
-    context.issues.push({ code: 'custom', message: issue.message, input: text, path: ['events', ...path] })
+    const reached = 1 + reachInto(events, path)
+    context.issues.push({ code: 'custom', message: issue.message, input: text, path: ['events', ...path], params: { reached } })
     return z.NEVER
   })
 
@@ -92,9 +93,15 @@ export function assertProvider(payload: DecodedPayload, expected: ProviderName):
   }
 }
 
-/** Any provider's answer message, for the reply's schema. */
+/**
+ * Any provider's answer message, for the reply's schema. Strict: the reply is serialized through
+ * this union, whose first matching branch would strip the fields of another provider's answer that
+ * has the same ones and more (an Ollama answer with tool_call_id read as a Chat Completions one).
+ */
 export const toolMessageSchema = z.union(
-  providers.map((provider) => provider.answerSchema) as unknown as [z.ZodType<ToolMessage>, ...Array<z.ZodType<ToolMessage>>],
+  providers.map(({ answerSchema }) =>
+    answerSchema instanceof z.ZodObject ? answerSchema.strict().describe(answerSchema.description ?? '') : answerSchema,
+  ) as unknown as [z.ZodType<ToolMessage>, ...Array<z.ZodType<ToolMessage>>],
 )
 
 /** Any provider's `tools` parameter, for GET /tools' schema. */
