@@ -1,7 +1,9 @@
 import type { Tool as AnthropicTool, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages'
 import { z } from 'zod'
+import { formatPath } from '../errors.ts'
+import { streamedContent } from './anthropic-stream.ts'
 import { anyItems, callsAmong } from './calls-among.ts'
-import { defineProvider, jsonSchemaObject, type PayloadCalls } from './provider.ts'
+import { defineProvider, jsonSchemaObject, type PayloadCalls, type RawToolCall } from './provider.ts'
 
 const toolUseBlock = z.object({
   type: z.literal('tool_use'),
@@ -23,6 +25,35 @@ const messagePayload = z
     return { shape: 'anthropic', calls: found.map(({ call, path }) => ({ id: call.id, name: call.name, arguments: call.input, path })) }
   })
 
+const streamedMessagePayload = z
+  .array(z.unknown())
+  .min(1)
+  .describe(
+    'A streamed Messages API response: its events (message_start, content_block_start, content_block_delta, content_block_stop...), in order; tool_use blocks are put back together by index.',
+  )
+  .transform((events, context): PayloadCalls => {
+    const blocks = streamedContent(events, context)
+    if (blocks === undefined) return z.NEVER
+    const calls: RawToolCall[] = []
+    const issuesBefore = context.issues.length
+    const refuse = (path: PropertyKey[], message: string, input: unknown) => {
+      context.issues.push({ code: 'custom', message, input, path })
+    }
+    for (const { block, at, json, unfinished } of blocks) {
+      if (block.type !== 'tool_use') continue
+      const parsed = toolUseBlock.safeParse(block)
+      if (!parsed.success) {
+        for (const issue of parsed.error.issues) refuse([...at, ...issue.path], issue.message, block)
+      } else if (unfinished !== undefined) {
+        refuse(unfinished.at, unfinished.message, block)
+      } else {
+        // The joined pieces are the input ("" is {}); a block streamed without pieces keeps the input it started with.
+        calls.push({ id: parsed.data.id, name: parsed.data.name, arguments: json ?? parsed.data.input, path: formatPath(at) })
+      }
+    }
+    return context.issues.length === issuesBefore ? { shape: 'anthropic.stream', calls } : z.NEVER
+  })
+
 const toolResultsMessage = z
   .object({
     role: z.literal('user'),
@@ -32,10 +63,18 @@ const toolResultsMessage = z
   })
   .describe('Anthropic: one user message holding every tool_result')
 
-/** Anthropic's Messages API: tool_use blocks answered by tool_result blocks in one user message. */
+/** Anthropic's Messages API, its response and its stream: tool_use blocks answered by tool_result blocks in one user message. */
 export const anthropic = defineProvider({
   name: 'anthropic',
-  payloads: { response: { schema: messagePayload, described: 'an Anthropic Messages API response' } },
+  payloads: {
+    response: { schema: messagePayload, described: 'an Anthropic Messages API response' },
+    streamed: [
+      {
+        schema: streamedMessagePayload,
+        described: 'a streamed Anthropic Messages API response (its events, or its raw text/event-stream text)',
+      },
+    ],
+  },
   answerSchema: toolResultsMessage,
   answers: (calls): Array<z.output<typeof toolResultsMessage>> => {
     if (calls.length === 0) return []
