@@ -89,6 +89,8 @@ export interface ReassembledCall {
   id: string | undefined
   name: string | undefined
   arguments: string
+  /** A fragment named it "" (later fragments may, on some servers, after the real name). */
+  namedEmpty?: true
 }
 
 type ToolCallFragment = z.output<typeof toolCallFragmentSchema>
@@ -130,10 +132,13 @@ export function reassembleToolCalls(chunks: readonly StreamedChunk[]): Reassembl
         }
         call.id ??= given(fragment.id)
         call.name ??= given(fragment.function?.name)
+        // A name only ever given as "" is the model's, and answered unknown_tool like any name no tool has.
+        if (fragment.function?.name === '') call.namedEmpty = true
         call.arguments += fragment.function?.arguments ?? ''
         current = call
       }
     }
   }
+  for (const call of calls.values()) if (call.name === undefined && call.namedEmpty) call.name = ''
   return [...calls.values()].sort((a, b) => a.index - b.index)
 }

@@ -276,12 +276,18 @@ describe('what looks like a tool call but cannot be run is refused, naming the f
     assert.deepEqual(ran(reply), [['call_lt1', 'get_time', 'ok', 'Asia/Tokyo']])
   })
 
-  it('refuses a tool call with an empty name', async (t) => {
-    const call = { id: 'call_en1', type: 'function', function: { name: '', arguments: tokyo } }
-    await refused(t, withMessage({ tool_calls: [call] }), 'body.choices[0].message.tool_calls[0].function.name', /name/)
+  it('answers a tool call with an empty name unknown_tool, as any name no tool has, and runs the others', async (t) => {
+    const nameless = { id: 'call_en1', type: 'function', function: { name: '', arguments: tokyo } }
+    const named = { id: 'call_en2', type: 'function', function: { name: 'get_time', arguments: paris } }
+    const { status, reply } = await execute(t, withMessage({ tool_calls: [nameless, named] }))
+    assert.equal(status, 200, JSON.stringify(reply))
+    assert.deepEqual(ran(reply), [
+      ['call_en1', '', 'unknown_tool', undefined],
+      ['call_en2', 'get_time', 'ok', 'Europe/Paris'],
+    ])
   })
 
-  it('refuses the same in a stream: a custom call, a legacy function_call, a call whose name stays empty', async (t) => {
+  it('refuses the same in a stream: a custom call, a legacy function_call, a call no chunk names', async (t) => {
     const opening = chunk({ role: 'assistant', content: null })
     const custom = chunk({ tool_calls: [{ index: 0, id: 'call_cs1', type: 'custom', custom: { name: 'get_time', input: 'Tokyo' } }] })
     await refused(t, [opening, custom], 'body[1].choices[0].delta.tool_calls[0].type', /custom tool call/)
@@ -291,7 +297,15 @@ describe('what looks like a tool call but cannot be run is refused, naming the f
       [opening, chunk({ function_call: { name: 'get_time', arguments: tokyo } })],
       'body[1].choices[0].delta.function_call.name',
     )
-    const nameless = chunk({ tool_calls: [{ index: 0, id: 'call_nn1', type: 'function', function: { name: '', arguments: tokyo } }] })
+    const nameless = chunk({ tool_calls: [{ index: 0, id: 'call_nn1', type: 'function', function: { arguments: tokyo } }] })
     await refused(t, [opening, nameless], 'body[1].choices[0].delta.tool_calls[0].function.name', /its name/)
+  })
+
+  it('answers a streamed call whose name is only ever "" unknown_tool', async (t) => {
+    const opening = chunk({ role: 'assistant', content: null })
+    const empty = chunk({ tool_calls: [{ index: 0, id: 'call_ne1', type: 'function', function: { name: '', arguments: tokyo } }] })
+    const { status, reply } = await execute(t, [opening, empty])
+    assert.equal(status, 200, JSON.stringify(reply))
+    assert.deepEqual(ran(reply), [['call_ne1', '', 'unknown_tool', undefined]])
   })
 })
