@@ -786,6 +786,14 @@ interface Result {
   attempts?: number
 }
 
+/**
+ * What a planned call comes to in `format`: in a Gemini payload, "args": null is how the
+ * google-genai SDK's model_dump() writes a call without arguments, so it means {} there.
+ */
+function plannedIn(format: string, call: PlannedCall): PlannedCall {
+  return format === 'gemini' && call.arguments === null && call.expect === 'invalid' ? { ...call, expect: 'ok' } : call
+}
+
 function checkResult(result: Result | undefined, call: PlannedCall, ran: boolean): void {
   assert.ok(result, `no result for ${JSON.stringify(call.id)}`)
   assert.equal(result.id, call.id)
@@ -1024,7 +1032,7 @@ describe('fuzzing', { timeout }, () => {
           for (const answer of answers) {
             const call = calls[answer.index]
             assert.ok(call)
-            checkResult(answer.result, call, ran)
+            checkResult(answer.result, plannedIn(format, call), ran)
             assert.deepEqual(messageKeys(format, answer.messages).ids, [format === 'ollama' ? call.name : call.id])
             results[answer.index] = answer.result
           }
@@ -1036,7 +1044,7 @@ describe('fuzzing', { timeout }, () => {
         const results = body.results as Result[]
         assert.equal(results.length, calls.length, 'one result per call')
         calls.forEach((call, index) => {
-          checkResult(results[index], call, ran)
+          checkResult(results[index], plannedIn(format, call), ran)
         })
         checkStatus(body.status, body.errors, results)
         if (!ran) {

@@ -1,38 +1,48 @@
 import { z } from 'zod'
-import { callsAmong } from './calls-among.ts'
+import { functionCallsAmong, type PartsOfChunk } from './gemini-stream.ts'
 import { defineProvider, jsonSchemaObject, type PayloadCalls } from './provider.ts'
 
-const functionCallPart = z.object({
-  functionCall: z.object({
-    name: z.string(),
-    args: z.unknown().optional().meta({ type: 'object' }),
-    id: z.string().min(1).optional().describe('Only newer models send one.'),
+// A Python SDK dump writes null for every field unset: null is read as absent throughout.
+const candidatesSchema = z.array(
+  z.object({
+    index: z.int().nullish(),
+    content: z.object({ parts: z.array(z.looseObject({})).nullish() }).nullish(),
   }),
-})
+)
+
+type Candidates = z.output<typeof candidatesSchema>
+
+/** Where candidate 0's parts are in one response or chunk: the candidate of index 0, the first when none says. */
+function partsOf(candidates: Candidates | null | undefined, chunkPath: PropertyKey[]): PartsOfChunk {
+  const at = (candidates ?? []).findIndex((candidate) => (candidate.index ?? 0) === 0)
+  if (at === -1) return { parts: [], path: chunkPath }
+  return { parts: candidates?.[at]?.content?.parts ?? [], path: [...chunkPath, 'candidates', at, 'content', 'parts'] }
+}
 
 const generateContentPayload = z
-  .object({
-    candidates: z.array(z.object({ content: z.object({ parts: z.array(z.looseObject({})).optional() }).optional() })).min(1),
-  })
-  .describe('A Google Gemini generateContent response; the functionCall parts of candidates[0] run.')
+  .object({ candidates: candidatesSchema.min(1) })
+  .describe(
+    'A Google Gemini generateContent response, as the API writes it or as the Python SDK dumps it (snake_case); the function calls of candidate 0 run.',
+  )
   .transform((response, context): PayloadCalls => {
-    const parts = response.candidates[0]?.content?.parts ?? []
-    const found = callsAmong(parts, ['candidates', 0, 'content', 'parts'], (part) => 'functionCall' in part, functionCallPart, context)
-    if (found === undefined) return z.NEVER
-    return {
-      shape: 'gemini',
-      calls: found.map(({ call, index, path }) => {
-        const { name, args, id } = call.functionCall
-        // Gemini calls may carry no id: the part's position names the call, so two calls of one tool stay apart.
-        return {
-          id: id ?? `gemini_call_${String(index)}`,
-          name,
-          arguments: args,
-          path,
-          ...(id === undefined ? { assignedId: true as const } : {}),
-        }
-      }),
+    const calls = functionCallsAmong([partsOf(response.candidates, [])], (_, part) => `gemini_call_${String(part)}`, context)
+    return calls === undefined ? z.NEVER : { shape: 'gemini', calls }
+  })
+
+const streamedPayload = z
+  .array(z.object({ candidates: candidatesSchema.nullish() }))
+  .min(1)
+  .describe(
+    'A streamed Gemini response (streamGenerateContent): its GenerateContentResponse chunks, in order; the calls of every chunk run, a call streamed in partialArgs put back together.',
+  )
+  .transform((chunks, context): PayloadCalls => {
+    if (!chunks.some((chunk) => chunk.candidates !== undefined && chunk.candidates !== null)) {
+      context.issues.push({ code: 'custom', message: 'no chunk has candidates, as every Gemini stream does', input: chunks, path: [] })
+      return z.NEVER
     }
+    const parts = chunks.map((chunk, index) => partsOf(chunk.candidates, [index]))
+    const calls = functionCallsAmong(parts, (chunk, part) => `gemini_call_${String(chunk)}_${String(part)}`, context)
+    return calls === undefined ? z.NEVER : { shape: 'gemini.stream', calls }
   })
 
 /** Gemini wants an object as a function's response: objects go as they are, anything else under `result`. */
@@ -43,7 +53,10 @@ function asObject(output: unknown): Record<string, unknown> {
 /** Google Gemini's generateContent: functionCall parts answered by functionResponse parts in one user content. */
 export const gemini = defineProvider({
   name: 'gemini',
-  payloads: { response: { schema: generateContentPayload, described: 'a Gemini generateContent response' } },
+  payloads: {
+    response: { schema: generateContentPayload, described: 'a Gemini generateContent response' },
+    streamed: [{ schema: streamedPayload, described: 'a streamed Gemini response (its chunks, or its raw ?alt=sse text)' }],
+  },
   answerSchema: z
     .object({
       role: z.literal('user'),
