@@ -712,7 +712,8 @@ describe('faults of MCP servers', () => {
         ['call_after', true],
       ],
     )
-    assert.equal(again.reply.results[1]?.output, '3')
+    // An MCP tool's output is its whole result.
+    assert.deepEqual(again.reply.results[1]?.output, { content: [{ type: 'text', text: '3' }] })
     assert.equal((await server.events('start')).length, 2)
     settled()
   })
@@ -755,7 +756,9 @@ describe('faults of MCP servers', () => {
     assert.deepEqual((await ready).mcp, [{ name: 'dying', connected: false }])
     await rm(server.exitMarker)
     await waitFor(() => app.registry.get('dying__add') !== undefined, 'the server to start again', 10_000)
-    assert.equal((await execute(gateway.base, [['call_add', 'dying__add', { a: 2, b: 2 }]])).reply.results[0]?.output, '4')
+    assert.deepEqual((await execute(gateway.base, [['call_add', 'dying__add', { a: 2, b: 2 }]])).reply.results[0]?.output, {
+      content: [{ type: 'text', text: '4' }],
+    })
     settled()
   })
 })

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { callErrorCodes } from '../errors.ts'
+import type { ContentBlock } from '../tools/content.ts'
 
 export const callErrorSchema = z.object({
   code: z.enum(Object.keys(callErrorCodes) as [keyof typeof callErrorCodes]),
@@ -21,7 +22,7 @@ export const callResultSchema = z.object({
     .int()
     .optional()
     .describe(
-      'Set when the result was longer than TOOLGATE_MAX_RESULT_BYTES: its size before it was cut; output and content hold the cut text.',
+      'Set when the result was longer than TOOLGATE_MAX_RESULT_BYTES: its size before it was cut (for content blocks: their text and base64 bytes); output and content hold the cut text, an image or file left out being named there.',
     ),
 })
 
@@ -35,8 +36,13 @@ export type CallVerdict = z.output<typeof callVerdictSchema>
 /** One call's answer, in the order of the calls. */
 export interface AnsweredCall {
   result: CallResult
-  /** What the model reads in its tool message. */
+  /** What the model reads in its tool message; for a result in content blocks, their text rendering. */
   content: string
+  /**
+   * The result's content blocks (an MCP tool's text, images, audio, resources), fitted to the
+   * result limit: providers whose tool results take images and files send these, the others `content`.
+   */
+  blocks?: readonly ContentBlock[]
   /** The payload had no id for this call; `result.id` was made up by toolgate. */
   assignedId?: true
 }

@@ -291,6 +291,7 @@ function toAnsweredCall(call: RawToolCall, outcome: CallOutcome, queuedMs: numbe
     return {
       result: { id: call.id, name: call.name, ok: true, output: outcome.output, ...timing, ...truncated },
       content: outcome.content,
+      ...(outcome.blocks === undefined ? {} : { blocks: outcome.blocks }),
       ...assigned,
     }
   }

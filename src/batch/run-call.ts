@@ -4,7 +4,7 @@ import type { Logger } from '../observability/logger.ts'
 import type { Tool, ToolContext } from '../tools/tool.ts'
 import { backoffDelayMs, sleep, type BackoffPolicy } from './backoff.ts'
 import { CancelScope } from './cancel-scope.ts'
-import { fitResult } from './fit-result.ts'
+import { fitResult, type FittedResult } from './fit-result.ts'
 
 export interface CallPolicy extends BackoffPolicy {
   /** Deadline of the whole call, retries and backoff included. */
@@ -24,7 +24,7 @@ export interface AbandonedCount {
 }
 
 export type CallOutcome =
-  | { ok: true; output: unknown; content: string; truncatedFromBytes?: number; attempts: number; durationMs: number }
+  | (FittedResult & { ok: true; attempts: number; durationMs: number })
   | { ok: false; error: CallError; attempts: number; durationMs: number }
 
 type AttemptOutcome = { ok: true; output: unknown } | { ok: false; error: CallError }

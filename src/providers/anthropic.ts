@@ -1,6 +1,7 @@
 import type { Tool as AnthropicTool, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages'
 import { z } from 'zod'
 import { formatPath } from '../errors.ts'
+import { binaryOf, renderBlock, type ContentBlock } from '../tools/content.ts'
 import { streamedContent } from './anthropic-stream.ts'
 import { anyItems, callsAmong } from './calls-among.ts'
 import { defineProvider, jsonSchemaObject, type PayloadCalls, type RawToolCall } from './provider.ts'
@@ -54,14 +55,64 @@ const streamedMessagePayload = z
     return context.issues.length === issuesBefore ? { shape: 'anthropic.stream', calls } : z.NEVER
   })
 
+const imageMediaTypes = ['image/jpeg', 'image/png', 'image/gif', 'image/webp'] as const
+
+const toolResultContent = z.array(
+  z.discriminatedUnion('type', [
+    z.object({ type: z.literal('text'), text: z.string() }),
+    z.object({
+      type: z.literal('image'),
+      source: z.object({ type: z.literal('base64'), media_type: z.enum(imageMediaTypes), data: z.string() }),
+    }),
+    z.object({
+      type: z.literal('document'),
+      source: z.object({ type: z.literal('base64'), media_type: z.literal('application/pdf'), data: z.string() }),
+    }),
+  ]),
+)
+
 const toolResultsMessage = z
   .object({
     role: z.literal('user'),
     content: z.array(
-      z.object({ type: z.literal('tool_result'), tool_use_id: z.string(), content: z.string(), is_error: z.boolean().optional() }),
+      z.object({
+        type: z.literal('tool_result'),
+        tool_use_id: z.string(),
+        content: z
+          .union([z.string(), toolResultContent])
+          .describe('Text; or text, image and document blocks when the tool returned images or PDFs (an MCP tool)'),
+        is_error: z.boolean().optional(),
+      }),
     ),
   })
   .describe('Anthropic: one user message holding every tool_result')
+
+type ToolResultContent = z.output<typeof toolResultContent>
+
+function isImageMediaType(mimeType: string): mimeType is (typeof imageMediaTypes)[number] {
+  return (imageMediaTypes as readonly string[]).includes(mimeType)
+}
+
+/**
+ * A tool's content blocks as a tool_result's content: images and PDFs as the blocks Anthropic
+ * takes, everything else as its text rendering; just the text when that is all there is.
+ */
+function resultContent(blocks: readonly ContentBlock[] | undefined, content: string): string | ToolResultContent {
+  if (blocks === undefined) return content
+  const mapped = blocks.flatMap((block): ToolResultContent => {
+    if (block.type === 'image' && isImageMediaType(block.mimeType)) {
+      return [{ type: 'image', source: { type: 'base64', media_type: block.mimeType, data: block.data } }]
+    }
+    const binary = binaryOf(block)
+    if (binary?.kind === 'resource' && binary.mimeType === 'application/pdf') {
+      return [{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: binary.data } }]
+    }
+    // Anthropic refuses an empty text block.
+    const text = renderBlock(block)
+    return text === '' ? [] : [{ type: 'text', text }]
+  })
+  return mapped.every((block) => block.type === 'text') ? content : mapped
+}
 
 /** Anthropic's Messages API, its response and its stream: tool_use blocks answered by tool_result blocks in one user message. */
 export const anthropic = defineProvider({
@@ -80,11 +131,11 @@ export const anthropic = defineProvider({
     if (calls.length === 0) return []
     // One user message for the whole batch: Anthropic wants every tool_result of a turn together.
     const blocks = calls.map(
-      ({ result, content }) =>
+      ({ result, content, blocks }) =>
         ({
           type: 'tool_result' as const,
           tool_use_id: result.id,
-          content,
+          content: resultContent(blocks, content),
           ...(result.ok ? {} : { is_error: true }),
         }) satisfies ToolResultBlockParam,
     )

@@ -1,4 +1,6 @@
 import { z } from 'zod'
+import type { AnsweredCall } from '../batch/call-result.ts'
+import { binaryOf, renderBlock } from '../tools/content.ts'
 import { functionCallsAmong, type PartsOfChunk } from './gemini-stream.ts'
 import { defineProvider, jsonSchemaObject, type PayloadCalls } from './provider.ts'
 
@@ -50,6 +52,33 @@ function asObject(output: unknown): Record<string, unknown> {
   return typeof output === 'object' && output !== null && !Array.isArray(output) ? (output as Record<string, unknown>) : { result: output }
 }
 
+/** The media types a functionResponse's parts may carry. */
+const inlineTypes: readonly string[] = ['image/png', 'image/jpeg', 'image/webp', 'application/pdf']
+
+type InlinePart = { inlineData: { mimeType: string; data: string } }
+
+/**
+ * A call's functionResponse fields. For a result in content blocks (an MCP tool's): its
+ * structuredContent if it has one, else the text the model reads under `result`, and the images
+ * and PDFs among the blocks as parts. Otherwise the output as an object, as before.
+ */
+function responseOf({ result, content, blocks }: AnsweredCall): { response: Record<string, unknown>; parts?: InlinePart[] } {
+  if (!result.ok) return { response: { error: result.error } }
+  if (blocks === undefined) return { response: asObject(result.output) }
+  const parts: InlinePart[] = []
+  const texts: string[] = []
+  for (const block of blocks) {
+    const binary = binaryOf(block)
+    if (binary !== undefined && inlineTypes.includes(binary.mimeType))
+      parts.push({ inlineData: { mimeType: binary.mimeType, data: binary.data } })
+    else texts.push(renderBlock(block))
+  }
+  const structured = (result.output as { structuredContent?: unknown } | undefined)?.structuredContent
+  const text = parts.length === 0 ? content : texts.filter((each) => each !== '').join('\n')
+  const response = structured === undefined ? { result: text } : asObject(structured)
+  return parts.length === 0 ? { response } : { response, parts }
+}
+
 /** Google Gemini's generateContent: functionCall parts answered by functionResponse parts in one user content. */
 export const gemini = defineProvider({
   name: 'gemini',
@@ -62,7 +91,15 @@ export const gemini = defineProvider({
       role: z.literal('user'),
       parts: z.array(
         z.object({
-          functionResponse: z.object({ name: z.string(), id: z.string().optional(), response: z.record(z.string(), z.unknown()) }),
+          functionResponse: z.object({
+            name: z.string(),
+            id: z.string().optional(),
+            response: z.record(z.string(), z.unknown()),
+            parts: z
+              .array(z.object({ inlineData: z.object({ mimeType: z.string(), data: z.string() }) }))
+              .optional()
+              .describe('The images and PDFs a tool returned in content blocks (an MCP tool), as Gemini 3 reads them'),
+          }),
         }),
       ),
     })
@@ -70,12 +107,8 @@ export const gemini = defineProvider({
   answers: (calls) => {
     if (calls.length === 0) return []
     // One user content after the calls; an id goes back only when the model sent one.
-    const parts = calls.map(({ result, assignedId }) => ({
-      functionResponse: {
-        name: result.name,
-        ...(assignedId ? {} : { id: result.id }),
-        response: result.ok ? asObject(result.output) : { error: result.error },
-      },
+    const parts = calls.map((call) => ({
+      functionResponse: { name: call.result.name, ...(call.assignedId ? {} : { id: call.result.id }), ...responseOf(call) },
     }))
     return [{ role: 'user' as const, parts }]
   },

@@ -1,6 +1,7 @@
 import type { FunctionTool, ResponseInputItem } from 'openai/resources/responses/responses'
 import { z } from 'zod'
 import { formatPath } from '../errors.ts'
+import { binaryOf, renderBlock, type ContentBlock } from '../tools/content.ts'
 import { outputItemSchema, streamedOutput, type OutputItem, type PlacedItem } from './openai-responses-stream.ts'
 import { defineProvider, jsonSchemaObject, type PayloadCalls, type RawToolCall } from './provider.ts'
 
@@ -101,6 +102,45 @@ const streamedEventsPayload = z
     return calls === undefined ? z.NEVER : { shape: 'responses.stream', calls }
   })
 
+const outputItemsSchema = z.array(
+  z.discriminatedUnion('type', [
+    z.object({ type: z.literal('input_text'), text: z.string() }),
+    z.object({ type: z.literal('input_image'), image_url: z.string().describe('A data: URL') }),
+    z.object({ type: z.literal('input_file'), filename: z.string(), file_data: z.string().describe('A data: URL') }),
+  ]),
+)
+
+type OutputItems = z.output<typeof outputItemsSchema>
+
+/** The image types the Responses API reads. */
+const imageTypes: readonly string[] = ['image/png', 'image/jpeg', 'image/webp', 'image/gif']
+
+/** A file's name for input_file: the last segment of its URI, or `file`. */
+function fileName(uri: string | undefined): string {
+  const last = uri?.split(/[/\\]/).at(-1) ?? ''
+  return last === '' ? 'file' : last
+}
+
+/**
+ * A tool's content blocks as a function_call_output's output: images and PDFs as input_image and
+ * input_file items, everything else as its text rendering; just the text when that is all there is.
+ */
+function callOutput(blocks: readonly ContentBlock[] | undefined, content: string): string | OutputItems {
+  if (blocks === undefined) return content
+  const items = blocks.flatMap((block): OutputItems => {
+    const binary = binaryOf(block)
+    if (binary?.kind === 'image' && imageTypes.includes(binary.mimeType)) {
+      return [{ type: 'input_image', image_url: `data:${binary.mimeType};base64,${binary.data}` }]
+    }
+    if (binary?.kind === 'resource' && binary.mimeType === 'application/pdf') {
+      return [{ type: 'input_file', filename: fileName(binary.uri), file_data: `data:application/pdf;base64,${binary.data}` }]
+    }
+    const text = renderBlock(block)
+    return text === '' ? [] : [{ type: 'input_text', text }]
+  })
+  return items.every((item) => item.type === 'input_text') ? content : items
+}
+
 /**
  * The OpenAI Responses API, its response and its stream: function_call items answered by
  * function_call_output items, keyed by call_id.
@@ -114,12 +154,22 @@ export const openaiResponses = defineProvider({
     ],
   },
   answerSchema: z
-    .object({ type: z.literal('function_call_output'), call_id: z.string(), output: z.string() })
+    .object({
+      type: z.literal('function_call_output'),
+      call_id: z.string(),
+      output: z
+        .union([z.string(), outputItemsSchema])
+        .describe('Text; or input_text, input_image and input_file items when the tool returned images or PDFs (an MCP tool)'),
+    })
     .describe('Responses API: one per call, keyed by call_id'),
   answers: (calls) =>
     calls.map(
-      ({ result, content }) =>
-        ({ type: 'function_call_output', call_id: result.id, output: content }) satisfies ResponseInputItem.FunctionCallOutput,
+      ({ result, content, blocks }) =>
+        ({
+          type: 'function_call_output',
+          call_id: result.id,
+          output: callOutput(blocks, content),
+        }) satisfies ResponseInputItem.FunctionCallOutput,
     ),
   declarationsSchema: z
     .array(

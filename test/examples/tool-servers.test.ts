@@ -60,6 +60,8 @@ describe('the example tool servers behind the example configuration', () => {
     assert.equal(reply.results[3]?.output, 'sku-red-mug: 12 in stock')
     assert.match(reply.results[2]?.error?.message ?? '', /HTTP 404.*no order 'ord_9999'/)
     assert.equal(reply.results[6]?.error?.message, 'no notes yet')
-    assert.equal(reply.results[7]?.output, 'note 1 kept')
+    // An MCP tool's output is its whole result; the model reads its text.
+    assert.deepEqual(reply.results[7]?.output, { content: [{ type: 'text', text: 'note 1 kept' }] })
+    assert.equal(reply.messages[7]?.content, 'note 1 kept')
   })
 })

@@ -127,7 +127,9 @@ describe('Anthropic Messages API payloads', () => {
         ['tool_result', 'toolu_01Cbad', true],
       ],
     )
-    assert.match(answer.content[2]?.content ?? '', /"code":"unknown_tool"/)
+    const refused = answer.content[2]?.content
+    assert.ok(typeof refused === 'string')
+    assert.match(refused, /"code":"unknown_tool"/)
     // The conversation continues with the assistant's content as it was, then the answer.
     const next: MessageParam[] = [
       { role: 'user', content: 'What time and date is it in Tokyo?' },

@@ -1,7 +1,13 @@
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { getDefaultEnvironment, StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
-import { ErrorCode, McpError, ToolListChangedNotificationSchema, type Tool as McpTool } from '@modelcontextprotocol/sdk/types.js'
+import {
+  ErrorCode,
+  McpError,
+  ToolListChangedNotificationSchema,
+  type ContentBlock as McpContentBlock,
+  type Tool as McpTool,
+} from '@modelcontextprotocol/sdk/types.js'
 import { z } from 'zod'
 import { redactor } from '../../config/secrets.ts'
 import type { McpServerConfig } from '../../config/tools-file.ts'
@@ -14,6 +20,7 @@ import {
   mcpSessionCheckTimeoutMs,
 } from '../../limits.ts'
 import type { Logger } from '../../observability/logger.ts'
+import { RichContent, type ContentBlock } from '../content.ts'
 import type { Tool } from '../tool.ts'
 
 type CallResult = Awaited<ReturnType<Client['callTool']>>
@@ -266,12 +273,58 @@ export class McpServerTools {
     return new ToolError(this.#redact(`the MCP server ${this.name} failed the call: ${describeThrown(error)}`), { retryable: true })
   }
 
-  #output(tool: McpTool, result: CallResult): unknown {
-    const text = (result.content as Array<{ type: string; text?: string }>)
-      .flatMap((part) => (part.type === 'text' && part.text !== undefined ? [part.text] : []))
-      .join('\n')
-    if (result.isError === true) throw new ToolError(this.#redact(text || `${tool.name} reported an error`))
-    return result.structuredContent ?? text
+  /**
+   * A tools/call result as content blocks: what the model reads (structuredContent, when there, as
+   * its JSON text in place of the text blocks, as the spec has them repeat it), and the whole result
+   * for `results[].output`. isError is the call's error, its text the message.
+   */
+  #output(tool: McpTool, result: CallResult): RichContent {
+    const content = ('content' in result ? result.content : []) as McpContentBlock[]
+    if (result.isError === true) {
+      const text = content.flatMap((block) => (block.type === 'text' ? [block.text] : [])).join('\n')
+      throw new ToolError(this.#redact(text || `${tool.name} reported an error`))
+    }
+    const blocks = content.flatMap((block) => toContentBlock(block))
+    const structured = result.structuredContent
+    if (structured === undefined) return new RichContent(blocks, result)
+    const notText = blocks.filter((block) => block.type !== 'text')
+    return new RichContent([{ type: 'text', text: JSON.stringify(structured) }, ...notText], result)
+  }
+}
+
+/** An MCP content block as toolgate's, without the annotations and _meta the model is not shown. */
+function toContentBlock(block: McpContentBlock): ContentBlock[] {
+  switch (block.type) {
+    case 'text':
+      return [{ type: 'text', text: block.text }]
+    case 'image':
+    case 'audio':
+      return [{ type: block.type, data: block.data, mimeType: block.mimeType }]
+    case 'resource': {
+      const { uri, mimeType } = block.resource
+      const typed = mimeType === undefined ? {} : { mimeType }
+      if ('blob' in block.resource && typeof block.resource.blob === 'string') {
+        return [{ type: 'resource', resource: { uri, ...typed, blob: block.resource.blob } }]
+      }
+      const text = 'text' in block.resource && typeof block.resource.text === 'string' ? block.resource.text : ''
+      return [{ type: 'resource', resource: { uri, ...typed, text } }]
+    }
+    case 'resource_link': {
+      const { uri, name, title, mimeType, description, size } = block
+      return [
+        {
+          type: 'resource_link',
+          uri,
+          name,
+          ...(title === undefined ? {} : { title }),
+          ...(mimeType === undefined ? {} : { mimeType }),
+          ...(description === undefined ? {} : { description }),
+          ...(size === undefined ? {} : { size }),
+        },
+      ]
+    }
+    default:
+      return []
   }
 }
 

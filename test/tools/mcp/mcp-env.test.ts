@@ -41,7 +41,7 @@ describe('the environment of a stdio MCP server', () => {
         ]),
       })
     ).json<ExecuteReply>()
-    const [given, bare] = reply.results.map((result) => JSON.parse(String(result.output)) as Record<string, string>)
+    const [given, bare] = reply.messages.map((message) => JSON.parse(message.content) as Record<string, string>)
     assert.ok(given && bare, JSON.stringify(reply.results))
     assert.ok(!JSON.stringify(reply).includes(planted), 'the planted secret reached a server')
     const defaults = getDefaultEnvironment()

@@ -54,9 +54,10 @@ async function gatewayFor(t: TestContext, url: string): Promise<App> {
 
 async function run(app: App, calls: CallSpec[]) {
   const reply = (await app.inject({ method: 'POST', url: '/execute', payload: assistantMessage(calls) })).json<ExecuteReply>()
-  return reply.results.map((result) => ({
+  // The answer is what the model reads: an MCP tool's output is its whole result.
+  return reply.results.map((result, index) => ({
     code: result.error?.code ?? 'ok',
-    answer: result.error?.message ?? (typeof result.output === 'string' ? result.output : JSON.stringify(result.output)),
+    answer: result.error?.message ?? reply.messages[index]?.content ?? '',
     attempts: result.attempts,
   }))
 }

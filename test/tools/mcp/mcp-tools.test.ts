@@ -21,6 +21,11 @@ async function gatewayWith(t: TestContext, yaml: string): Promise<App> {
   return buildTestApp(t, { env: { TOOLGATE_CONFIG: file } })
 }
 
+/** results[].output of an MCP tool that answered `text`: the whole MCP result. */
+function mcpText(text: string) {
+  return { content: [{ type: 'text', text }] }
+}
+
 async function run(app: App, calls: CallSpec[]): Promise<ExecuteReply> {
   return (await app.inject({ method: 'POST', url: '/execute', payload: assistantMessage(calls) })).json<ExecuteReply>()
 }
@@ -40,7 +45,7 @@ describe('MCP servers from the configuration file', () => {
     assert.deepEqual(
       reply.results.map((result) => [result.error?.code ?? 'ok', result.output ?? result.error?.message]),
       [
-        ['ok', '3'],
+        ['ok', mcpText('3')],
         ['tool_error', 'the fixture failed on purpose'],
         ['invalid_arguments', reply.results[2]?.error?.message],
       ],
@@ -58,7 +63,7 @@ describe('MCP servers from the configuration file', () => {
     }
     const app = await gatewayWith(t, `mcp:\n  - name: web\n    url: ${url}\n`)
     const reply = await run(app, [['c1', 'web__add', { a: 20, b: 22 }]])
-    assert.equal(reply.results[0]?.output, '42')
+    assert.deepEqual(reply.results[0]?.output, mcpText('42'))
   })
 
   it('answers a call in flight when its server crashes, reconnects, and serves again', async (t) => {
@@ -70,7 +75,7 @@ describe('MCP servers from the configuration file', () => {
       'the server to come back',
       10_000,
     )
-    assert.equal((await run(app, [['c2', 'fix__add', { a: 2, b: 2 }]])).results[0]?.output, '4')
+    assert.deepEqual((await run(app, [['c2', 'fix__add', { a: 2, b: 2 }]])).results[0]?.output, mcpText('4'))
   })
 
   it('lets an MCP call in flight finish on its old connection when the tools are reloaded', async (t) => {
@@ -78,7 +83,7 @@ describe('MCP servers from the configuration file', () => {
     const inFlight = run(app, [['c1', 'fix__slow', {}]])
     await new Promise((resolve) => setTimeout(resolve, 50))
     assert.deepEqual(await app.reloadTools(), [...app.registry.names])
-    assert.equal((await inFlight).results[0]?.output, 'slow done')
+    assert.deepEqual((await inFlight).results[0]?.output, mcpText('slow done'))
   })
 
   it('picks up a changed tool list', async (t) => {
@@ -86,7 +91,7 @@ describe('MCP servers from the configuration file', () => {
     assert.equal(app.registry.get('fix__more'), undefined)
     await run(app, [['c1', 'fix__grow', {}]])
     await waitFor(() => app.registry.get('fix__more') !== undefined, 'the new tool')
-    assert.equal((await run(app, [['c2', 'fix__more', {}]])).results[0]?.output, 'more')
+    assert.deepEqual((await run(app, [['c2', 'fix__more', {}]])).results[0]?.output, mcpText('more'))
   })
 
   it('answers a batch mixing built-in, HTTP and MCP tools, one of each failing, each with its code', async (t) => {
