@@ -142,6 +142,11 @@ export function describeThrown(thrown: unknown): string {
   }
 }
 
+/** `text` cut to `maxChars` characters, marked with an ellipsis when cut: for a model-chosen name in a message or a log. */
+export function clipped(text: string, maxChars: number): string {
+  return text.length > maxChars ? `${text.slice(0, maxChars)}…` : text
+}
+
 /** What a wrapper error (fetch's "fetch failed", undici's "terminated") says underneath: its cause, if it has one. */
 export function causeOf(error: unknown): unknown {
   return error instanceof Error && error.cause !== undefined ? error.cause : error

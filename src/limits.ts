@@ -24,6 +24,8 @@ export const mcpCloseTimeoutMs = 5_000
 export const maxErrorMessageChars = 2_000
 /** Characters of a model-written tool name quoted back in an unknown_tool message. */
 export const maxQuotedToolNameChars = 80
+/** Characters of a model-written call id in a log line. */
+export const maxLoggedIdChars = 128
 /** Tools listed in an unknown_tool message; the rest are counted. */
 export const maxListedTools = 20
 /** Characters of an upstream's refusal body quoted in a tool error. */

@@ -1,5 +1,5 @@
 import type { z } from 'zod'
-import { CallError, describeThrown, formatPath } from '../errors.ts'
+import { CallError, clipped, describeThrown, formatPath } from '../errors.ts'
 import type { RawToolCall } from '../providers/provider.ts'
 import { parseArguments, type ArgumentLimits } from './parse-arguments.ts'
 import type { ToolRegistry } from '../tools/registry.ts'
@@ -51,7 +51,7 @@ function describeIssue(issue: z.core.$ZodIssue): string {
 }
 
 function unknownTool(name: string, names: readonly string[]): CallError {
-  const shown = name.length > maxQuotedToolNameChars ? `${name.slice(0, maxQuotedToolNameChars)}…` : name
+  const shown = clipped(name, maxQuotedToolNameChars)
   const suggestion = closestName(name, names)
   const hint = suggestion === undefined ? '' : ` Did you mean "${suggestion}"?`
   const listed =

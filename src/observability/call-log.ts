@@ -1,5 +1,7 @@
 import type { BatchObserver } from '../batch/observer.ts'
 import type { Logger } from './logger.ts'
+import { clipped } from '../errors.ts'
+import { maxLoggedIdChars, maxQuotedToolNameChars } from '../limits.ts'
 
 /** One log line per answered call: its tool, id, outcome, attempts and times; never its arguments or result. */
 export function callLog(log: Logger): BatchObserver {
@@ -7,8 +9,8 @@ export function callLog(log: Logger): BatchObserver {
     callAnswered: ({ result }) => {
       log.info(
         {
-          tool: result.name,
-          callId: result.id,
+          tool: clipped(result.name, maxQuotedToolNameChars),
+          callId: clipped(result.id, maxLoggedIdChars),
           outcome: result.error?.code ?? 'ok',
           attempts: result.attempts,
           durationMs: result.durationMs,

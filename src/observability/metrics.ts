@@ -3,6 +3,9 @@ import type { AnsweredCall } from '../batch/call-result.ts'
 import type { BatchObserver } from '../batch/observer.ts'
 import type { BatchSummary } from '../batch/summary.ts'
 
+/** The `tool` label of calls of a tool that does not exist. */
+const unknownToolLabel = '(unknown)'
+
 const seconds = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
 
 /** What GET /metrics exposes, in Prometheus' text format; it observes every batch. */
@@ -79,10 +82,13 @@ export class Metrics implements BatchObserver {
 
   callAnswered({ result }: AnsweredCall): void {
     const outcome = result.error?.code ?? 'ok'
-    const key = `${result.name}\n${outcome}`
+    // The model chooses names: one it made up is counted under one label, or every made-up name
+    // would be a series of its own, and memory would grow with what the model writes.
+    const tool = outcome === 'unknown_tool' ? unknownToolLabel : result.name
+    const key = `${tool}\n${outcome}`
     let calls = this.#callChildren.get(key)
     if (calls === undefined) {
-      calls = this.#calls.labels(result.name, outcome)
+      calls = this.#calls.labels(tool, outcome)
       this.#callChildren.set(key, calls)
     }
     calls.inc()

@@ -1,5 +1,7 @@
 import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api'
 import type { BatchObserver } from '../batch/observer.ts'
+import { clipped } from '../errors.ts'
+import { maxQuotedToolNameChars } from '../limits.ts'
 
 /** A span per batch and per call, exported over OTLP/HTTP; absent (and never loaded) when tracing is off. */
 export interface Tracing {
@@ -63,8 +65,8 @@ export async function startTracing(options: {
           calls.set(
             index,
             tracer.startSpan(
-              `toolgate.call ${call.name}`,
-              { attributes: { 'gen_ai.tool.name': call.name, 'gen_ai.tool.call.id': call.id } },
+              `toolgate.call ${clipped(call.name, maxQuotedToolNameChars)}`,
+              { attributes: { 'gen_ai.tool.name': clipped(call.name, maxQuotedToolNameChars), 'gen_ai.tool.call.id': call.id } },
               inBatch,
             ),
           )

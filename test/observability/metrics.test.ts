@@ -1,9 +1,29 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { assistantMessage, buildTestApp } from '../helpers/app.ts'
+import { assistantMessage, buildTestApp, captureLogs } from '../helpers/app.ts'
 import { flakyTool, sleepTool } from '../helpers/tools.ts'
 
 describe('GET /metrics', () => {
+  it('counts calls of made-up tools under one label, whatever names the model writes, and logs their names cut short', async (t) => {
+    const { logger, lines } = captureLogs()
+    const app = await buildTestApp(t, { tools: [sleepTool], logger })
+    const long = `x${'y'.repeat(4_999)}`
+    for (let batch = 0; batch < 4; batch++) {
+      const calls = Array.from(
+        { length: 32 },
+        (_, index) => [`c${String(index)}`, `made_up_${String(batch)}_${String(index)}`, {}] as [string, string, object],
+      )
+      await app.inject({ method: 'POST', url: '/execute', payload: assistantMessage([...calls, ['long', long, {}]]) })
+    }
+    const text = (await app.inject({ method: 'GET', url: '/metrics' })).body
+    assert.ok(text.includes('toolgate_calls_total{tool="(unknown)",outcome="unknown_tool"} 132'), 'one series for every made-up name')
+    assert.ok(!text.includes('made_up_'), 'no series per made-up name')
+    assert.ok(!text.includes(long.slice(0, 200)))
+    const logged = lines.filter((line) => line.msg === 'call answered' && line.callId === 'long')
+    assert.equal(logged.length, 4)
+    assert.equal(logged[0]?.tool, `${long.slice(0, 80)}…`)
+  })
+
   it('counts calls by tool and outcome, retries, batches by status and HTTP requests, in Prometheus format', async (t) => {
     const { tool } = flakyTool(1)
     const app = await buildTestApp(t, { tools: [sleepTool, tool], random: () => 0 })
