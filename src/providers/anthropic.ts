@@ -1,7 +1,7 @@
 import type { Tool as AnthropicTool, ToolResultBlockParam } from '@anthropic-ai/sdk/resources/messages'
 import { z } from 'zod'
 import { formatPath } from '../errors.ts'
-import { binaryOf, renderBlock, type ContentBlock } from '../tools/content.ts'
+import { providerItems, type ContentBlock } from '../tools/content.ts'
 import { streamedContent } from './anthropic-stream.ts'
 import { anyItems, callsAmong } from './calls-among.ts'
 import { defineProvider, jsonSchemaObject, type PayloadCalls, type RawToolCall } from './provider.ts'
@@ -95,23 +95,22 @@ function isImageMediaType(mimeType: string): mimeType is (typeof imageMediaTypes
 
 /**
  * A tool's content blocks as a tool_result's content: images and PDFs as the blocks Anthropic
- * takes, everything else as its text rendering; just the text when that is all there is.
+ * takes, everything else as text (Anthropic refuses an empty text block); the text alone when that
+ * is all there is.
  */
 function resultContent(blocks: readonly ContentBlock[] | undefined, content: string): string | ToolResultContent {
   if (blocks === undefined) return content
-  const mapped = blocks.flatMap((block): ToolResultContent => {
-    if (block.type === 'image' && isImageMediaType(block.mimeType)) {
-      return [{ type: 'image', source: { type: 'base64', media_type: block.mimeType, data: block.data } }]
-    }
-    const binary = binaryOf(block)
-    if (binary?.kind === 'resource' && binary.mimeType === 'application/pdf') {
-      return [{ type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: binary.data } }]
-    }
-    // Anthropic refuses an empty text block.
-    const text = renderBlock(block)
-    return text === '' ? [] : [{ type: 'text', text }]
-  })
-  return mapped.every((block) => block.type === 'text') ? content : mapped
+  return providerItems<ToolResultContent[number]>(
+    blocks,
+    content,
+    ({ kind, mimeType, data }) => {
+      if (kind === 'image' && isImageMediaType(mimeType)) return { type: 'image', source: { type: 'base64', media_type: mimeType, data } }
+      if (kind === 'resource' && mimeType === 'application/pdf')
+        return { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data } }
+      return undefined
+    },
+    (text) => ({ type: 'text', text }),
+  )
 }
 
 /** Anthropic's Messages API, its response and its stream: tool_use blocks answered by tool_result blocks in one user message. */

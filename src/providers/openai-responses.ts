@@ -1,7 +1,7 @@
 import type { FunctionTool, ResponseInputItem } from 'openai/resources/responses/responses'
 import { z } from 'zod'
 import { formatPath } from '../errors.ts'
-import { binaryOf, renderBlock, type ContentBlock } from '../tools/content.ts'
+import { providerItems, type ContentBlock } from '../tools/content.ts'
 import { outputItemSchema, streamedOutput, type OutputItem, type PlacedItem } from './openai-responses-stream.ts'
 import { defineProvider, jsonSchemaObject, type PayloadCalls, type RawToolCall } from './provider.ts'
 
@@ -127,18 +127,18 @@ function fileName(uri: string | undefined): string {
  */
 function callOutput(blocks: readonly ContentBlock[] | undefined, content: string): string | OutputItems {
   if (blocks === undefined) return content
-  const items = blocks.flatMap((block): OutputItems => {
-    const binary = binaryOf(block)
-    if (binary?.kind === 'image' && imageTypes.includes(binary.mimeType)) {
-      return [{ type: 'input_image', image_url: `data:${binary.mimeType};base64,${binary.data}` }]
-    }
-    if (binary?.kind === 'resource' && binary.mimeType === 'application/pdf') {
-      return [{ type: 'input_file', filename: fileName(binary.uri), file_data: `data:application/pdf;base64,${binary.data}` }]
-    }
-    const text = renderBlock(block)
-    return text === '' ? [] : [{ type: 'input_text', text }]
-  })
-  return items.every((item) => item.type === 'input_text') ? content : items
+  return providerItems<OutputItems[number]>(
+    blocks,
+    content,
+    ({ kind, mimeType, data, uri }) => {
+      if (kind === 'image' && imageTypes.includes(mimeType)) return { type: 'input_image', image_url: `data:${mimeType};base64,${data}` }
+      if (kind === 'resource' && mimeType === 'application/pdf') {
+        return { type: 'input_file', filename: fileName(uri), file_data: `data:application/pdf;base64,${data}` }
+      }
+      return undefined
+    },
+    (text) => ({ type: 'input_text', text }),
+  )
 }
 
 /**

@@ -116,3 +116,30 @@ export function renderText(blocks: readonly ContentBlock[]): string {
     .filter((text) => text !== '')
     .join('\n')
 }
+
+/**
+ * A result's blocks in a provider's own items: the blocks `native` takes (an image, a PDF) in its
+ * form, every other block as `text` of its rendering (empty ones left out), in their order; the
+ * plain `content` when `native` took none of them.
+ */
+export function providerItems<Item>(
+  blocks: readonly ContentBlock[],
+  content: string,
+  native: (binary: BinaryBlock) => Item | undefined,
+  text: (text: string) => Item,
+): string | Item[] {
+  const items: Item[] = []
+  let natives = 0
+  for (const block of blocks) {
+    const binary = binaryOf(block)
+    const item = binary === undefined ? undefined : native(binary)
+    if (item !== undefined) {
+      items.push(item)
+      natives++
+      continue
+    }
+    const rendered = renderBlock(block)
+    if (rendered !== '') items.push(text(rendered))
+  }
+  return natives === 0 ? content : items
+}
