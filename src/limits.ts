@@ -46,3 +46,5 @@ export const maxUncaughtFailuresPerMinute = 100
  * after a failure, and then, if it lost the session, to open a new one (initialize, tools/list).
  */
 export const mcpSessionCheckTimeoutMs = 10_000
+/** Characters of a request's URL (path and query, which the caller chooses) in its access log line. */
+export const maxLoggedUrlChars = 256

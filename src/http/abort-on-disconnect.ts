@@ -9,7 +9,8 @@ export function abortOnDisconnect(request: FastifyRequest, reply: FastifyReply):
   const controller = new AbortController()
   const onClose = () => {
     if (reply.raw.writableFinished) return
-    request.log.info('client went away; cancelling its calls')
+    // Its access line says so (aborted), and its calls' lines say cancelled.
+    request.log.debug('client went away; cancelling its calls')
     controller.abort(new CallError('cancelled', 'the call was cancelled: the client disconnected before the reply'))
   }
   reply.raw.once('close', onClose)

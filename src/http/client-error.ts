@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyBaseLogger } from 'fastify'
 import { requestErrorCodes, type RequestErrorCode } from '../errors.ts'
+import { noteRefusal, responseInFlight } from '../observability/access-log.ts'
 
 /**
  * Answers what Node refuses before Fastify sees a request (a client too slow to send its headers
@@ -20,8 +21,12 @@ export function createClientErrorHandler(limits: { headersTimeoutMs: number; req
           ? ['headers_too_large', 'The request headers are larger than the server accepts.']
           : ['bad_request', 'The HTTP request is malformed.']
     const status = requestErrorCodes[code].status
-    this.log.info({ code, reason: error.code }, 'connection refused a request')
-    if (socket.writable) {
+    const written = socket.writable
+    // A request Fastify already took in (its body came too slowly, or not whole) has its access line say it.
+    const inFlight = responseInFlight(socket)
+    if (inFlight === undefined) this.log.info({ code, reason: error.code }, 'connection refused a request')
+    else noteRefusal(inFlight, { code, reason: error.code, statusCode: written ? status : undefined })
+    if (written) {
       const body = JSON.stringify({ error: { code, message } })
       socket.write(
         `HTTP/1.1 ${String(status)} ${STATUS_CODES[status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${String(Buffer.byteLength(body))}\r\nConnection: close\r\n\r\n${body}`,

@@ -10,13 +10,16 @@ import { rulesOf } from './route-kinds.ts'
  */
 export const rateLimits = fp(
   async (app) => {
-    const { rateLimitPerMinute } = app.config
+    const { rateLimitPerMinute, rateLimitTrackedCallers } = app.config
     const limitOf = (request: FastifyRequest) => request.caller?.rateLimitPerMinute ?? rateLimitPerMinute
     // A keys file may give a key a limit at any reload; without one, nothing can ever be limited.
     if (rateLimitPerMinute === 0 && !app.keyRing.mayLimitRates) return
     await app.register(rateLimit, {
       global: true,
       timeWindow: 60_000,
+      // The counts are kept in an LRU of this many callers (keys, or addresses without keys), so that
+      // clients from ever new addresses do not grow memory; one forgotten starts again from 0.
+      cache: rateLimitTrackedCallers,
       // Runs after access control, which names the caller.
       keyGenerator: (request) => (request.caller ? `key:${request.caller.name}` : `ip:${request.ip}`),
       max: (request) => limitOf(request),

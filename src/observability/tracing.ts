@@ -1,7 +1,7 @@
 import type { Attributes, Context, Span, Tracer } from '@opentelemetry/api'
 import type { BatchObserver } from '../batch/observer.ts'
 import { clipped } from '../errors.ts'
-import { maxQuotedToolNameChars } from '../limits.ts'
+import { maxLoggedIdChars, maxQuotedToolNameChars } from '../limits.ts'
 
 /** A span per batch and per call, exported over OTLP/HTTP; absent (and never loaded) when tracing is off. */
 export interface Tracing {
@@ -66,7 +66,13 @@ export async function startTracing(options: {
             index,
             tracer.startSpan(
               `toolgate.call ${clipped(call.name, maxQuotedToolNameChars)}`,
-              { attributes: { 'gen_ai.tool.name': clipped(call.name, maxQuotedToolNameChars), 'gen_ai.tool.call.id': call.id } },
+              {
+                attributes: {
+                  'gen_ai.tool.name': clipped(call.name, maxQuotedToolNameChars),
+                  // The model writes ids too, as long as it likes: a span waits in the exporter's queue with it.
+                  'gen_ai.tool.call.id': clipped(call.id, maxLoggedIdChars),
+                },
+              },
               inBatch,
             ),
           )

@@ -6,7 +6,7 @@ import { describe, it, type TestContext } from 'node:test'
 import { ConfigFileError } from '../../src/config/yaml-file.ts'
 import { assistantMessage, buildTestApp, captureLogs } from '../helpers/app.ts'
 
-const keys = 'key-alpha-4f1c9a,key-beta-7d2e0b'
+const keys = 'key-alpha-4f1c9a,key-beta-7d2e0b91'
 const payload = assistantMessage([['c1', 'get_time', {}]])
 
 describe('access control', () => {
@@ -17,15 +17,15 @@ describe('access control', () => {
       app.inject({ method: 'POST', url: '/execute', payload, headers: authorization === undefined ? {} : { authorization } })
     const missing = await execute()
     const wrong = await execute('Bearer key-alpha-4f1c9b')
-    const notBearer = await execute('key-beta-7d2e0b')
+    const notBearer = await execute('key-beta-7d2e0b91')
     assert.deepEqual([missing.statusCode, wrong.statusCode, notBearer.statusCode], [401, 401, 401])
     assert.equal(wrong.body, missing.body)
     assert.equal(notBearer.body, missing.body)
-    assert.equal((await execute('Bearer key-beta-7d2e0b')).statusCode, 200)
+    assert.equal((await execute('Bearer key-beta-7d2e0b91')).statusCode, 200)
     assert.equal((await app.inject({ method: 'GET', url: '/tools' })).statusCode, 401)
     assert.equal((await app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200)
     assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200)
-    assert.ok(!JSON.stringify(lines).includes('key-beta-7d2e0b'), 'keys stay out of the logs')
+    assert.ok(!JSON.stringify(lines).includes('key-beta-7d2e0b91'), 'keys stay out of the logs')
   })
 
   it('refuses a browser origin that is not on the allowlist, and lets requests without Origin through', async (t) => {
@@ -149,6 +149,21 @@ describe('rate limits', () => {
     assert.deepEqual(loose, [200, 200, 200, 200, 200, 429], 'the server-wide limit applies to a key without its own')
     for (let index = 0; index < 10; index++) assert.equal((await app.inject({ url: '/readyz' })).statusCode, 200)
     assert.equal((await app.inject({ url: '/metrics', headers: { authorization: 'Bearer tight-key-0123456789' } })).statusCode, 200)
+  })
+
+  it('keeps the counts of TOOLGATE_RATE_LIMIT_TRACKED_CALLERS callers at most: the least recently seen starts again', async (t) => {
+    const keys = Array.from({ length: 102 }, (_, index) => `tracked-key-${String(index).padStart(4, '0')}-0123456789`)
+    const app = await buildTestApp(t, {
+      env: { TOOLGATE_API_KEYS: keys.join(','), TOOLGATE_RATE_LIMIT_PER_MINUTE: '1', TOOLGATE_RATE_LIMIT_TRACKED_CALLERS: '100' },
+    })
+    const execute = async (key: string) =>
+      (await app.inject({ method: 'POST', url: '/execute', payload, headers: { authorization: `Bearer ${key}` } })).statusCode
+    const [first = '', ...others] = keys
+    assert.deepEqual([await execute(first), await execute(first)], [200, 429])
+    // 100 other callers since: the first is no longer among those the limiter keeps.
+    for (const key of others.slice(0, 100)) assert.equal(await execute(key), 200)
+    assert.equal(await execute(first), 200, 'forgotten, so counted from 0 again')
+    assert.equal(await execute(others[99] ?? ''), 429, 'one seen lately is still counted')
   })
 })
 

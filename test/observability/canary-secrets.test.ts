@@ -101,7 +101,7 @@ async function gateway(t: TestContext) {
   const app = await buildTestApp(t, {
     logger,
     env: {
-      TOOLGATE_API_KEYS: `other-key-1234,${secrets.apiKey}`,
+      TOOLGATE_API_KEYS: `other-key-0123456789,${secrets.apiKey}`,
       TOOLGATE_ADMIN_KEY: secrets.adminKey,
       TOOLGATE_CONFIG: file,
       TOOLGATE_MAX_BODY_BYTES: '65536',
@@ -268,8 +268,12 @@ describe('canary secrets', () => {
 
     // The log was written, at trace level, for all of it.
     const messages = new Set(lines.map((line) => line.msg))
-    for (const expected of ['incoming request', 'request completed', 'request refused', 'call answered', 'tools reloaded'])
+    for (const expected of ['incoming request', 'request completed', 'call answered', 'tools reloaded'])
       assert.ok(messages.has(expected), `no "${expected}" line`)
+    assert.ok(
+      lines.some((line) => line.msg === 'request completed' && line.code === 'invalid_payload'),
+      'a refusal is logged with its code',
+    )
     assert.ok(lines.length > 50, `only ${String(lines.length)} log lines`)
     assertNoCanary(lines, responses)
   })

@@ -24,6 +24,24 @@ describe('GET /metrics', () => {
     assert.equal(logged[0]?.tool, `${long.slice(0, 80)}…`)
   })
 
+  it('counts requests by route pattern: URLs no route takes, however many, add no series', async (t) => {
+    const app = await buildTestApp(t)
+    const series = async () =>
+      (await app.inject({ method: 'GET', url: '/metrics' })).body.split('\n').filter((line) => /^toolgate_http_requests_total\{/.test(line))
+    for (let index = 0; index < 10; index++) await app.inject({ method: 'GET', url: `/warm-up/${String(index)}` })
+    await series()
+    const before = await series()
+    for (let index = 0; index < 2_000; index++) {
+      const url = index % 2 === 0 ? `/made-up/${String(index)}?q=${String(index)}` : `/execute/${'z'.repeat(index)}`
+      await app.inject({ method: index % 3 === 0 ? 'POST' : 'GET', url })
+    }
+    const after = await series()
+    assert.equal(after.length, before.length, `no series per URL: ${after.join(' | ')}`)
+    assert.ok(after.some((line) => line.startsWith('toolgate_http_requests_total{route="unmatched",status="404"}')))
+    const text = (await app.inject({ method: 'GET', url: '/metrics' })).body
+    assert.ok(!text.includes('made-up') && !text.includes('zzzz'), 'no URL in the metrics')
+  })
+
   it('counts calls by tool and outcome, retries, batches by status and HTTP requests, in Prometheus format', async (t) => {
     const { tool } = flakyTool(1)
     const app = await buildTestApp(t, { tools: [sleepTool, tool], random: () => 0 })

@@ -86,6 +86,21 @@ describe('tracing', () => {
     assert.equal(failed?.status?.code, 2, 'a failed call is an error span')
   })
 
+  it('cuts the names and ids the model wrote short in the spans, as in the logs', async (t) => {
+    const otlp = await collector(t)
+    const app = await buildTestApp(t, { tools: [createGetTime()], env: { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.url } })
+    const id = `call_${'i'.repeat(10_000)}`
+    const name = `made_up_${'n'.repeat(5_000)}`
+    const response = await app.inject({ method: 'POST', url: '/execute', payload: chatCompletion([[id, name, {}]]) })
+    assert.equal(response.statusCode, 200)
+    await app.close()
+    await waitFor(() => otlp.spans.length >= 2, 'two spans to reach the collector')
+    const call = otlp.spans.find((span) => span.name.startsWith('toolgate.call '))
+    assert.equal(attribute(call, 'gen_ai.tool.call.id'), `${id.slice(0, 128)}…`)
+    assert.equal(attribute(call, 'gen_ai.tool.name'), `${name.slice(0, 80)}…`)
+    assert.equal(call?.name, `toolgate.call ${name.slice(0, 80)}…`)
+  })
+
   it('is off when no endpoint is set, without loading the OpenTelemetry SDK', async (t) => {
     const app = await buildTestApp(t)
     assert.equal(app.tracing, undefined)
