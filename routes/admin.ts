@@ -6,37 +6,45 @@ import { RequestError } from '../src/errors.ts'
 import { errorReplySchema } from '../src/http/error-reply.ts'
 import { ToolDefinitionError } from '../src/tools/tool.ts'
 
-/** Admin routes, served only when TOOLGATE_ADMIN_KEY is set. */
+/**
+ * Admin routes, served only when TOOLGATE_ADMIN_KEY is set. Without it the route is still declared,
+ * so that every gateway's OpenAPI document is the same, but it is guarded as an unknown route is
+ * (an API key when there are keys) and answers 404 not_found.
+ */
 const adminRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
   const { adminKey } = app.config
-  if (adminKey === undefined) {
-    done()
-    return
+  if (adminKey !== undefined) {
+    const expected = bearerDigest(adminKey)
+    app.addHook('onRequest', (request, _reply, next) => {
+      // Compared as digests, in constant time, before the body is read.
+      if (!sameDigest(headerDigest(request.headers.authorization), expected)) {
+        next(new RequestError('unauthorized', 'This route wants Authorization: Bearer <TOOLGATE_ADMIN_KEY>.'))
+        return
+      }
+      next()
+    })
   }
-  const expected = bearerDigest(adminKey)
-  app.addHook('onRequest', (request, _reply, next) => {
-    // Compared as digests, in constant time, before the body is read.
-    if (!sameDigest(headerDigest(request.headers.authorization), expected)) {
-      next(new RequestError('unauthorized', 'This route wants Authorization: Bearer <TOOLGATE_ADMIN_KEY>.'))
-      return
-    }
-    next()
-  })
   app.post(
     '/admin/reload',
     {
-      config: { kind: 'admin' },
+      config: { kind: adminKey === undefined ? 'work' : 'admin' },
       schema: {
         summary:
           'Reread TOOLGATE_CONFIG and TOOLGATE_API_KEYS_FILE and put their tools and keys in service; calls in flight finish on the old tools',
+        description:
+          'Served only when TOOLGATE_ADMIN_KEY is set, for requests bearing it (Authorization: Bearer <TOOLGATE_ADMIN_KEY>); without it, 404 not_found as for an unknown route.',
         response: {
           200: z.object({ status: z.literal('reloaded'), tools: z.array(z.string()) }),
           401: errorReplySchema,
+          404: errorReplySchema,
           422: errorReplySchema,
         },
       },
     },
     async () => {
+      if (adminKey === undefined) {
+        throw new RequestError('not_found', 'No such route: POST /admin/reload is served only when TOOLGATE_ADMIN_KEY is set.')
+      }
       try {
         return { status: 'reloaded' as const, tools: await app.reloadTools() }
       } catch (error) {

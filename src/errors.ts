@@ -69,6 +69,10 @@ export const requestErrorCodes = {
       'The API key (or, without keys, the client address) made more requests this minute than its limit. Retry after `Retry-After` seconds.',
   },
   not_found: { status: 404, description: 'No such route.' },
+  method_not_allowed: {
+    status: 405,
+    description: 'The path exists, but not with this method; the `Allow` header lists the methods it has.',
+  },
   body_too_large: { status: 413, description: 'The body is larger than TOOLGATE_MAX_BODY_BYTES.' },
   unsupported_media_type: {
     status: 415,

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { ConfigFileError, loadYamlFile } from '../config/yaml-file.ts'
-import type { Config } from '../config/env.ts'
+import { keyLengthRule, minKeyChars, type Config } from '../config/env.ts'
 
 /** Who a request comes from: one API key, by the name logs and rate limits use instead of the key. */
 export interface Caller {
@@ -22,7 +22,7 @@ export const apiKeysFileSchema = z.strictObject({
     .array(
       z.strictObject({
         name: keyName.describe('Shown in logs and metrics instead of the key.'),
-        key: z.string().min(16, 'use at least 16 characters').describe('The bearer token; write ${VAR} to take it from the environment.'),
+        key: z.string().min(minKeyChars, keyLengthRule).describe('The bearer token; write ${VAR} to take it from the environment.'),
         tools: z
           .array(z.string().min(1))
           .optional()

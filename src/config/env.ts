@@ -2,6 +2,10 @@ import { z } from 'zod'
 
 const integer = (min: number, max: number) => z.coerce.number().int().min(min).max(max)
 
+/** The fewest characters of an API key or the admin key, wherever it is given (TOOLGATE_API_KEYS, a keys file, TOOLGATE_ADMIN_KEY). */
+export const minKeyChars = 16
+export const keyLengthRule = `use at least ${String(minKeyChars)} characters`
+
 /**
  * Every environment variable toolgate reads: its type, default and meaning.
  * This is the one place a limit or default is named; the README's configuration table mirrors it
@@ -10,6 +14,12 @@ const integer = (min: number, max: number) => z.coerce.number().int().min(min).m
 export const envSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1').describe('Address the HTTP server listens on.'),
   PORT: integer(0, 65_535).default(8080).describe('TCP port the HTTP server listens on (0 picks a free one).'),
+  TOOLGATE_HEALTH_PORT: integer(0, 65_535)
+    .optional()
+    .describe(
+      'A second port serving only GET /healthz and /readyz, for HTTP probes when HOST is loopback (a sidecar); unset: none, probes use PORT.',
+    ),
+  TOOLGATE_HEALTH_HOST: z.string().min(1).default('0.0.0.0').describe('Address of the TOOLGATE_HEALTH_PORT listener.'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
     .default('info')
@@ -21,7 +31,9 @@ export const envSchema = z.object({
   TOOLGATE_MAX_CALLS_PER_REQUEST: integer(1, 10_000).default(128).describe('Tool calls accepted in one payload; more is a 400.'),
   TOOLGATE_CALL_TIMEOUT_MS: integer(1, 3_600_000)
     .default(30_000)
-    .describe('Deadline of a call, retries included, for tools that set no timeoutMs of their own.'),
+    .describe(
+      'Deadline of a call, retries included, for tools that set no timeoutMs of their own (configured HTTP and MCP tools without one, tools of your own); the built-in tools set theirs (see Built-in tools).',
+    ),
   TOOLGATE_RETRY_BASE_DELAY_MS: integer(0, 60_000)
     .default(100)
     .describe('First backoff step before a retry; doubles each attempt, with full jitter.'),
@@ -74,8 +86,21 @@ export const envSchema = z.object({
     .describe('Path of a JSON or YAML file declaring HTTP tools and changes to the built-in ones (unset: built-in tools only).'),
   TOOLGATE_API_KEYS: z
     .string()
+    .superRefine((value, context) => {
+      // Each short key by its place in the list, never by its value: the message is printed.
+      const keys = list(value)
+      // Set but holding no key (",", spaces) would leave the gateway open while its operator meant to close it.
+      if (keys.length === 0) context.addIssue({ code: 'custom', message: 'holds no key; unset it to run without keys' })
+      keys.forEach((key, index) => {
+        if (key.length < minKeyChars) {
+          context.addIssue({ code: 'custom', message: `key ${String(index + 1)} of ${String(keys.length)} is too short; ${keyLengthRule}` })
+        }
+      })
+    })
     .optional()
-    .describe('Comma-separated API keys; when set, every route but /healthz and /readyz wants Authorization: Bearer <one of them>.'),
+    .describe(
+      `Comma-separated API keys, each of at least ${String(minKeyChars)} characters; when set, every route but /healthz and /readyz wants Authorization: Bearer <one of them>.`,
+    ),
   TOOLGATE_API_KEYS_FILE: z
     .string()
     .optional()
@@ -87,6 +112,11 @@ export const envSchema = z.object({
     .describe(
       'Requests per minute per API key (per client address without keys), health checks and metrics aside; past it, 429 with Retry-After. 0: no limit.',
     ),
+  TOOLGATE_RATE_LIMIT_TRACKED_CALLERS: integer(100, 10_000_000)
+    .default(10_000)
+    .describe(
+      'Callers (keys, or client addresses without keys) whose request counts the rate limiter keeps; the least recently seen is forgotten and starts again from 0.',
+    ),
   TOOLGATE_METRICS_WITHOUT_KEY: z
     .stringbool()
     .default(false)
@@ -97,7 +127,7 @@ export const envSchema = z.object({
     .describe('Comma-separated browser origins allowed to call toolgate; a request with another Origin header gets 403.'),
   TOOLGATE_ADMIN_KEY: z
     .string()
-    .min(16, 'use at least 16 characters')
+    .min(minKeyChars, keyLengthRule)
     .optional()
     .describe('Enables POST /admin/reload for requests bearing it (Authorization: Bearer ...); unset: no admin route.'),
   OTEL_EXPORTER_OTLP_ENDPOINT: z
@@ -133,6 +163,8 @@ export const configSchema = envSchema
   .transform((env) => ({
     host: env.HOST,
     port: env.PORT,
+    healthPort: env.TOOLGATE_HEALTH_PORT,
+    healthHost: env.TOOLGATE_HEALTH_HOST,
     logLevel: env.LOG_LEVEL,
     concurrency: env.TOOLGATE_CONCURRENCY,
     maxQueuedCalls: env.TOOLGATE_MAX_QUEUED_CALLS,
@@ -157,6 +189,7 @@ export const configSchema = envSchema
     apiKeys: list(env.TOOLGATE_API_KEYS),
     apiKeysFile: env.TOOLGATE_API_KEYS_FILE,
     rateLimitPerMinute: env.TOOLGATE_RATE_LIMIT_PER_MINUTE,
+    rateLimitTrackedCallers: env.TOOLGATE_RATE_LIMIT_TRACKED_CALLERS,
     allowedOrigins: list(env.TOOLGATE_ALLOWED_ORIGINS),
     metricsWithoutKey: env.TOOLGATE_METRICS_WITHOUT_KEY,
     otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
@@ -166,6 +199,9 @@ export const configSchema = envSchema
   }))
 
 export type Config = z.output<typeof configSchema>
+
+/** The variables whose values are secrets: a problem with one names it, never its value. */
+const secretVariables = new Set(['TOOLGATE_API_KEYS', 'TOOLGATE_ADMIN_KEY'])
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
@@ -185,7 +221,9 @@ export function loadConfig(environment: Record<string, string | undefined> = pro
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => {
       const variable = String(issue.path[0])
-      return `${variable}=${JSON.stringify(present[variable])}: ${issue.message}`
+      // A secret's value must not reach a terminal or a log, even a wrong one.
+      const value = secretVariables.has(variable) ? ' (secret, value not shown)' : `=${JSON.stringify(present[variable])}`
+      return `${variable}${value}: ${issue.message}`
     })
     throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`)
   }

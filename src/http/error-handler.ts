@@ -1,5 +1,6 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { RequestError } from '../errors.ts'
+import { noteRefusal } from '../observability/access-log.ts'
 
 /**
  * The one place a refused request gets its reply: `{ error: { code, message, path? } }` with a
@@ -12,16 +13,38 @@ export function createErrorHandler(limits: { maxBodyBytes: number }) {
     // working as meant (503 under overload among them): one short line, or thousands of stacks a
     // second would be logged exactly when the CPU is scarcest.
     if (failure.code === 'internal_error') request.log.error({ err: error }, 'request failed')
-    else request.log.info({ code: failure.code, path: failure.path }, 'request refused')
+    // The request's access line (access-log.ts) carries the code: a refusal takes no line of its own.
+    noteRefusal(reply.raw, { code: failure.code, path: failure.path })
     if (failure.retryAfterSeconds !== undefined) void reply.header('retry-after', String(failure.retryAfterSeconds))
     const body = { code: failure.code, message: failure.message, ...(failure.path === undefined ? {} : { path: failure.path }) }
     return reply.code(failure.statusCode).send({ error: body })
   }
 }
 
-/** Any route toolgate does not have. */
-export function notFound(_request: FastifyRequest, reply: FastifyReply) {
+/**
+ * A request no route takes: 405 with `Allow` when its path has routes for other methods (GET
+ * /execute), else 404. It comes after the same hooks a 404 does (access control among them).
+ */
+export function notFound(request: FastifyRequest, reply: FastifyReply) {
+  const allowed = methodsOf(request.server, request.url)
+  if (allowed.length > 0) {
+    noteRefusal(reply.raw, { code: 'method_not_allowed' })
+    void reply.header('allow', allowed.join(', '))
+    return reply.code(405).send({
+      error: { code: 'method_not_allowed', message: `This path does not take this method; it takes ${allowed.join(', ')}.` },
+    })
+  }
+  noteRefusal(reply.raw, { code: 'not_found' })
   return reply.code(404).send({ error: { code: 'not_found', message: 'No such route; see GET /openapi.json.' } })
+}
+
+/** The methods some route takes at `url`, matched as the router matches a request (HEAD where GET is). */
+function methodsOf(app: FastifyInstance, url: string): string[] {
+  return app.supportedMethods.filter((method) => {
+    // Typed as always found; it is null when no route matches.
+    const found: unknown = app.findRoute({ method, url })
+    return found !== null
+  })
 }
 
 function toRequestError(error: FastifyError, limits: { maxBodyBytes: number }): RequestError {

@@ -83,9 +83,10 @@ export const payloadSchema = unionOf(shapes).describe(`${described.slice(0, -1).
 /** Refuses a payload whose shape belongs to another provider than the one the client named. */
 export function assertProvider(payload: DecodedPayload, expected: ProviderName): void {
   if (payload.provider.name !== expected) {
+    // Both named as ?format= names them, in words that need no article (an "a" before "anthropic" would not do).
     throw new RequestError(
       'invalid_payload',
-      `The body is not a ${expected} payload: its shape is that of a payload from ${payload.provider.name}.`,
+      `The body does not match ?format=${expected}: it has the shape ?format=${payload.provider.name} takes.`,
       {
         path: 'body',
       },

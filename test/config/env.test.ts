@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { ConfigError, envSchema, loadConfig } from '../../src/config/env.ts'
+import { apiKeysFileSchema } from '../../src/access/api-keys.ts'
+import { ConfigError, envSchema, loadConfig, minKeyChars } from '../../src/config/env.ts'
 
 describe('configuration from the environment', () => {
   it('has embedded defaults for everything', () => {
@@ -31,6 +32,52 @@ describe('configuration from the environment', () => {
       },
     )
     assert.throws(() => loadConfig({ TOOLGATE_MAX_QUEUED_CALLS: '1.5' }), /TOOLGATE_MAX_QUEUED_CALLS="1.5"/)
+  })
+
+  it('refuses an API key or admin key shorter than the keys file allows, naming the variable, never the value', () => {
+    const long = 'long-enough-key-0123456789'
+    assert.throws(
+      () => loadConfig({ TOOLGATE_API_KEYS: `${long}, shortkey-x7 ,tiny`, TOOLGATE_ADMIN_KEY: 'admin-q9', PORT: 'eighty' }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError)
+        assert.equal(
+          error.message,
+          [
+            'Invalid configuration:',
+            '  PORT="eighty": Invalid input: expected number, received NaN',
+            '  TOOLGATE_API_KEYS (secret, value not shown): key 2 of 3 is too short; use at least 16 characters',
+            '  TOOLGATE_API_KEYS (secret, value not shown): key 3 of 3 is too short; use at least 16 characters',
+            '  TOOLGATE_ADMIN_KEY (secret, value not shown): use at least 16 characters',
+          ].join('\n'),
+        )
+        for (const secret of [long, 'shortkey-x7', 'tiny', 'admin-q9']) assert.ok(!error.message.includes(secret), `${secret} is not shown`)
+        return true
+      },
+    )
+    assert.throws(() => loadConfig({ TOOLGATE_API_KEYS: 'short' }), /^ConfigError: Invalid configuration:\n {2}TOOLGATE_API_KEYS \(secret/)
+    for (const empty of [',', ' , ,'])
+      assert.throws(() => loadConfig({ TOOLGATE_API_KEYS: empty }), /TOOLGATE_API_KEYS \(secret, value not shown\): holds no key/)
+    assert.deepEqual(loadConfig({ TOOLGATE_API_KEYS: ` ${long} ,${'k'.repeat(minKeyChars)}` }).apiKeys, [long, 'k'.repeat(minKeyChars)])
+  })
+
+  it('holds TOOLGATE_API_KEYS, TOOLGATE_ADMIN_KEY and the keys file to one minimum length', () => {
+    assert.equal(minKeyChars, 16)
+    const fileTakes = (key: string) => apiKeysFileSchema.safeParse({ keys: [{ name: 'a', key }] }).success
+    for (const [length, taken] of [
+      [minKeyChars - 1, false],
+      [minKeyChars, true],
+    ] as const) {
+      const key = 'k'.repeat(length)
+      assert.deepEqual(
+        [
+          fileTakes(key),
+          envSchema.shape.TOOLGATE_API_KEYS.safeParse(key).success,
+          envSchema.shape.TOOLGATE_ADMIN_KEY.safeParse(key).success,
+        ],
+        [taken, taken, taken],
+        `a key of ${String(length)} characters`,
+      )
+    }
   })
 
   it('describes every variable it reads', () => {

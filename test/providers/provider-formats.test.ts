@@ -332,7 +332,7 @@ describe('?format=', () => {
     assert.deepEqual(wrong.json(), {
       error: {
         code: 'invalid_payload',
-        message: 'The body is not a gemini payload: its shape is that of a payload from anthropic.',
+        message: 'The body does not match ?format=gemini: it has the shape ?format=anthropic takes.',
         path: 'body',
       },
     })
