@@ -1,21 +1,35 @@
 // npm run bench: toolgate's latency and overhead, reproducible on loopback with local upstreams.
-// Writes bench/results/latest.md (the table), bench/results/latest.json (raw data) and
-// bench/results/scaling.svg (wall time against the number of calls). Sections as in the README.
+// Writes latest.md (the table), latest.json (raw data) and scaling.svg (wall time against the
+// number of calls), sections as in the README, into bench/results/local/, which git ignores, and
+// prints where. `npm run bench -- --record` writes them into bench/results/ instead: the committed
+// figures the README's Performance section is copied from (a quick run, BENCH_QUICK=1, is not
+// recorded).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { availableParallelism, cpus, platform, release, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { setTimeout as delay } from 'node:timers/promises'
 import type { ExecuteReply } from '../src/batch/format-reply.ts'
 import { lineChartSvg } from './lib/chart.ts'
+import { benchOutput, usage, writeResults, type BenchOutput } from './lib/output.ts'
 import { median, p95, round } from './lib/stats.ts'
 
 const benchDir = new URL('./', import.meta.url)
-const resultsDir = new URL('./results/', benchDir)
 const node = process.execPath
 const quick = process.env.BENCH_QUICK === '1'
+let output: BenchOutput
+try {
+  output = benchOutput(process.argv.slice(2))
+} catch (error) {
+  process.stderr.write(`bench: ${error instanceof Error ? error.message : String(error)}\n${usage}\n`)
+  process.exit(2)
+}
+if (output.record && quick) {
+  process.stderr.write('bench: a quick run (BENCH_QUICK=1) is not recorded: run `npm run bench -- --record` without it\n')
+  process.exit(2)
+}
 const loadSeconds = quick ? 3 : 10
 const connections = 16
 const children: ChildProcess[] = []
@@ -149,7 +163,6 @@ async function load(url: string, body: string, check: 'execute' | 'echo' | 'pyth
   return result
 }
 
-await mkdir(resultsDir, { recursive: true })
 const machine = {
   cpu: cpus()[0]?.model ?? 'unknown',
   cores: availableParallelism(),
@@ -292,11 +305,10 @@ try {
     f: sectionF,
     settings: { connections, loadSeconds, quick },
   }
-  await writeFile(new URL('latest.json', resultsDir), `${JSON.stringify(results, null, 2)}\n`)
-  await writeFile(new URL('latest.md', resultsDir), table(results))
-  await writeFile(
-    new URL('scaling.svg', resultsDir),
-    lineChartSvg(
+  const written = await writeResults(output.dir, {
+    'latest.json': `${JSON.stringify(results, null, 2)}\n`,
+    'latest.md': table(results),
+    'scaling.svg': lineChartSvg(
       `toolgate: N calls x ${String(latencyMs)} ms upstream (${machine.node}, ${String(machine.cores)} cores)`,
       'calls in the batch (N)',
       'wall time (ms)',
@@ -306,8 +318,13 @@ try {
         { label: 'ideal parallel', color: '#7f8c8d', dashed: true, points: sectionB.map((row) => [row.calls, row.idealMs]) },
       ],
     ),
+  })
+  log(`\nwrote ${written.join(', ')}`)
+  log(
+    output.record
+      ? "(the committed figures: copy latest.md into the README's Performance section)"
+      : '(untracked; `npm run bench -- --record` writes the committed figures in bench/results/)',
   )
-  log('\nwrote bench/results/latest.md, latest.json and scaling.svg')
 } catch (error) {
   process.exitCode = 1
   log(`benchmark failed: ${error instanceof Error ? error.message : String(error)}`)
