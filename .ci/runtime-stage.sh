@@ -109,10 +109,10 @@ find "$app" -printf '%y %m %s %T@ %p\n' | sort >"$scratch/before.txt"
     PATH="$(dirname "$node_bin"):/usr/local/bin:/usr/bin:/bin" \
     HOME="$app/no-home" \
     NODE_ENV=production HOST=127.0.0.1 PORT="$port" TOOLGATE_API_KEYS="$key" \
-    "$node_bin" src/server.ts
+    "$node_bin" src/cli/toolgate.js
 ) >"$scratch/server.log" 2>&1 &
 server_pid=$!
-ok "started node src/server.ts as $who, pid $server_pid, on $base, HOME=$app/no-home (absent, not creatable)"
+ok "started node src/cli/toolgate.js as $who, pid $server_pid, on $base, HOME=$app/no-home (absent, not creatable)"
 
 # The checks speak HTTP with the same Node, from outside the tree.
 http() { "$node_bin" --input-type=module -e "$1"; }
@@ -127,6 +127,13 @@ until http "
   sleep 0.2
 done
 ok "GET /readyz answered 200"
+
+# The image's HEALTHCHECK command, with the environment the image gives it (HOST=0.0.0.0) and with this run's.
+for host in 0.0.0.0 127.0.0.1; do
+  (cd "$app" && env -i PATH="$(dirname "$node_bin"):/usr/bin:/bin" HOST="$host" PORT="$port" "$node_bin" src/cli/toolgate.js healthcheck) >/dev/null ||
+    fail "toolgate healthcheck with HOST=$host"
+done
+ok "toolgate healthcheck (the image's HEALTHCHECK) exits 0, with HOST=0.0.0.0 and HOST=127.0.0.1"
 
 server_user="$(ps -o user= -p "$server_pid" | tr -d ' ')"
 if [[ "$(id -u)" -eq 0 ]]; then

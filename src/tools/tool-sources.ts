@@ -52,6 +52,25 @@ export class ToolSources {
     return sources
   }
 
+  /**
+   * Checks the configuration's tools without serving them: the built-in ones, the configuration
+   * file and the tools it declares. MCP servers are started and asked for their tools only with
+   * `connectMcp` (then closed); without it their names are listed, unchecked.
+   */
+  static async check(config: Config, options: { log: Logger; connectMcp: boolean }): Promise<{ tools: string[]; mcpUnchecked: string[] }> {
+    const sources = new ToolSources(config, { log: options.log })
+    const loaded = await sources.#load(options.connectMcp)
+    try {
+      const registry = await sources.#registryOf(loaded)
+      return {
+        tools: registry.names,
+        mcpUnchecked: options.connectMcp ? [] : loaded.mcp.map((server) => server.name),
+      }
+    } finally {
+      await Promise.all(loaded.mcp.map((server) => server.close()))
+    }
+  }
+
   /** The tools in service now, by name. */
   get registry(): ToolRegistry {
     return this.#registry
@@ -129,7 +148,7 @@ export class ToolSources {
    * The tools of the configuration: the built-in ones, changed and completed by the configuration
    * file if there is one, and the MCP servers it names, connected.
    */
-  async #load(): Promise<Sources> {
+  async #load(connectMcp = true): Promise<Sources> {
     const config = this.#config
     const builtins = createBuiltinTools(config)
     if (config.configFile === undefined) return { fixed: builtins, mcp: [] }
@@ -148,7 +167,7 @@ export class ToolSources {
     const mcp = file.mcp.map(
       (server) => new McpServerTools(server, { log: this.#options.log, onToolsChanged: this.#toolsChanged, secrets }),
     )
-    const connected = await Promise.allSettled(mcp.map((server) => server.connect()))
+    const connected = connectMcp ? await Promise.allSettled(mcp.map((server) => server.connect())) : []
     const failures = connected.flatMap((outcome, index) =>
       outcome.status === 'rejected' ? [`${mcp[index]?.name ?? '?'} (${describeThrown(outcome.reason)})`] : [],
     )

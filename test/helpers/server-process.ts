@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream'
 import type { TestContext } from 'node:test'
 import { waitFor } from './app.ts'
 
-export const serverEntry = new URL('../../src/server.ts', import.meta.url).pathname
+export const serverEntry = new URL('../../src/cli/toolgate.js', import.meta.url).pathname
 
 export interface RunningServer {
   child: ChildProcessByStdio<null, Readable, Readable>

@@ -1,0 +1,91 @@
+import { buildApp } from '../app.ts'
+import { ConfigFileError } from '../config/yaml-file.ts'
+import { ConfigError, loadConfig, type Config } from '../config/env.ts'
+import { listenForHealthChecks, type HealthListener } from '../http/health-listener.ts'
+import { installProcessGuards } from '../observability/process-guards.ts'
+import { ToolDefinitionError } from '../tools/tool.ts'
+import { watchNpmParent } from './npm-parent.ts'
+import { fail } from './fail.ts'
+
+const loopback = ['127.0.0.1', 'localhost', '::1']
+
+/**
+ * `toolgate` with no command: loads the configuration, builds the app, listens, and closes with
+ * grace. SIGTERM and SIGINT drain and exit 0 (a second one exits at once); SIGHUP reloads.
+ */
+export async function serve(environment: NodeJS.ProcessEnv = process.env): Promise<void> {
+  let config: Config
+  try {
+    config = loadConfig(environment)
+  } catch (error) {
+    if (error instanceof ConfigError) fail(error.message)
+    throw error
+  }
+  let app: Awaited<ReturnType<typeof buildApp>>
+  try {
+    app = await buildApp(config)
+  } catch (error) {
+    // A bad configuration file or tool set: say what is wrong, without a stack trace.
+    if (error instanceof ConfigFileError || error instanceof ToolDefinitionError) fail(error.message)
+    throw error
+  }
+
+  installProcessGuards(app.log, {
+    onFailure: () => {
+      app.metrics.uncaughtFailure()
+    },
+  })
+
+  let health: HealthListener | undefined
+  let closing = false
+  async function shutdown(reason: string): Promise<void> {
+    if (closing) {
+      app.log.warn({ reason }, 'second signal: exiting now')
+      process.exit(1)
+    }
+    closing = true
+    app.log.info({ reason, graceMs: config.shutdownGraceMs }, 'shutting down: finishing the batches in flight')
+    const grace = setTimeout(() => {
+      app.log.warn('grace period over: answering the calls still in flight as cancelled')
+      app.executor.cancelAll()
+    }, config.shutdownGraceMs)
+    grace.unref()
+    // Refuse new work at once, on connections already open too, while the server closes its listener.
+    app.stopTakingWork()
+    await app.close()
+    await health?.close()
+    clearTimeout(grace)
+    app.log.info('closed')
+    process.exit(0)
+  }
+  // SIGHUP rereads TOOLGATE_CONFIG and TOOLGATE_API_KEYS_FILE; a bad file is refused and what is in service stays.
+  process.on('SIGHUP', () => {
+    app.reloadTools().catch((error: unknown) => {
+      app.log.error({ err: error }, 'reload refused; the tools and keys in service are unchanged')
+    })
+  })
+  process.on('SIGTERM', (signal) => void shutdown(signal))
+  process.on('SIGINT', (signal) => void shutdown(signal))
+  await watchNpmParent(() => {
+    app.log.warn('npm, which started toolgate, has exited without passing a signal on (it passes only SIGINT and SIGTERM)')
+    void shutdown('npm exited')
+  })
+
+  if (config.apiKeys.length === 0 && config.apiKeysFile === undefined && !loopback.includes(config.host)) {
+    app.log.warn(
+      { host: config.host },
+      'LISTENING BEYOND LOOPBACK WITHOUT API KEYS: anyone who can reach this address can run its tools; set TOOLGATE_API_KEYS',
+    )
+  }
+
+  try {
+    await app.listen({ host: config.host, port: config.port })
+    if (config.healthPort !== undefined) {
+      health = await listenForHealthChecks(app, { host: config.healthHost, port: config.healthPort }, config)
+      app.log.info({ url: health.url }, 'health checks (GET /healthz, /readyz) listening')
+    }
+  } catch (error) {
+    app.log.fatal({ err: error }, 'could not listen')
+    process.exit(1)
+  }
+}
