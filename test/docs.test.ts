@@ -22,6 +22,28 @@ describe('README', () => {
     }
   })
 
+  it('states one measured peak for the Kubernetes example, the same in the YAML, its README and this one', async () => {
+    const figure = /peak RSS of (\d+) MiB/
+    const yaml = await readFile(new URL('../examples/kubernetes/agent-with-toolgate.yaml', import.meta.url), 'utf8')
+    const podReadme = await readFile(new URL('../examples/kubernetes/README.md', import.meta.url), 'utf8')
+    const stated = figure.exec(yaml)?.[1]
+    assert.ok(stated !== undefined, 'the YAML states the peak')
+    for (const [name, text] of [
+      ['the YAML', yaml],
+      ['examples/kubernetes/README.md', podReadme],
+      ['README.md', readme],
+    ] as const) {
+      const all = [
+        ...text
+          .replaceAll('**', '')
+          .replaceAll(/\s+/g, ' ')
+          .matchAll(/peak RSS of (\d+) MiB/g),
+      ].map((match) => match[1])
+      assert.ok(all.length > 0, `${name} states the peak`)
+      assert.deepEqual(new Set(all), new Set([stated]), `${name} states the same peak`)
+    }
+  })
+
   it('gives the two set-up commands of the quick start', () => {
     assert.match(readme, /npm ci && npm start/)
     assert.match(readme, /npm ci && npm test/)

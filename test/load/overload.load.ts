@@ -7,7 +7,9 @@ import { once } from 'node:events'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { readFile } from 'node:fs/promises'
 import { describe, it, type TestContext } from 'node:test'
+import { parseAllDocuments } from 'yaml'
 import { startServer, type RunningServer } from '../helpers/server-process.ts'
 import { closedLoop, cpuSecondsOf, LoadTally, memoryOf, openSocketsOf, openLoop, sendBatch, type Batch } from './open-loop.ts'
 
@@ -81,6 +83,35 @@ async function scrape(base: string): Promise<{ calls: number; heapUsedMiB: numbe
   for (const match of text.matchAll(/^toolgate_calls_total\{[^}]*\} (\d+)$/gm)) calls += Number(match[1])
   const heapUsed = Number(/^nodejs_heap_size_used_bytes (\S+)$/m.exec(text)?.[1])
   return { calls, heapUsedMiB: Math.round(heapUsed / 2 ** 20) }
+}
+
+interface PodMemory {
+  /** The toolgate container's memory settings, as the example sets them. */
+  env: Record<string, string>
+  limitMiB: number
+  /** The peak the example's comments state, in MiB. */
+  statedPeakMiB: number
+}
+
+/** The memory settings of the toolgate sidecar in examples/kubernetes/agent-with-toolgate.yaml. */
+async function podMemory(): Promise<PodMemory> {
+  const path = new URL('../../examples/kubernetes/agent-with-toolgate.yaml', import.meta.url)
+  const text = await readFile(path, 'utf8')
+  type Container = { name: string; env: Array<{ name: string; value?: string }>; resources: { limits: { memory: string } } }
+  const deployment = parseAllDocuments(text)
+    .map((document) => document.toJS() as { kind: string; spec: { template: { spec: { initContainers: Container[] } } } })
+    .find((document) => document.kind === 'Deployment')
+  const toolgate = deployment?.spec.template.spec.initContainers.find((container) => container.name === 'toolgate')
+  assert.ok(toolgate, 'the example has a toolgate sidecar')
+  const env = Object.fromEntries(
+    toolgate.env
+      .filter((variable) => ['NODE_OPTIONS', 'TOOLGATE_MAX_RSS_BYTES'].includes(variable.name))
+      .map((v) => [v.name, v.value ?? '']),
+  )
+  const limit = /^(\d+)Mi$/.exec(toolgate.resources.limits.memory)
+  const stated = /peak RSS of (\d+) MiB/.exec(text)
+  assert.ok(limit && stated, 'the limit in Mi, and the measured peak in a comment')
+  return { env, limitMiB: Number(limit[1]), statedPeakMiB: Number(stated[1]) }
 }
 
 describe('under load', () => {
@@ -194,7 +225,8 @@ describe('under load', () => {
   it('on SIGTERM under load finishes every batch admitted, answers the rest 503 or refuses the connection, and exits 0 within the grace period', async (t) => {
     const graceMs = 10_000
     const server = await gateway(t, {
-      LOG_LEVEL: 'info',
+      // At debug a request is logged as it comes in ("incoming request") too, not only once answered.
+      LOG_LEVEL: 'debug',
       TOOLGATE_SHUTDOWN_GRACE_MS: String(graceMs),
       TOOLGATE_CONCURRENCY: '256',
       TOOLGATE_MAX_QUEUED_CALLS: '256',
@@ -224,9 +256,9 @@ describe('under load', () => {
       .output()
       .split('\n')
       .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as { msg?: string; reqId?: string; res?: { statusCode?: number } })
+      .map((line) => JSON.parse(line) as { msg?: string; reqId?: string; aborted?: boolean })
     const received = new Set(lines.filter((line) => line.msg === 'incoming request').map((line) => line.reqId))
-    const completed = new Set(lines.filter((line) => line.msg === 'request completed').map((line) => line.reqId))
+    const completed = new Set(lines.filter((line) => line.msg === 'request completed' && line.aborted !== true).map((line) => line.reqId))
     const lost = [...received].filter((id) => !completed.has(id))
     const failedButReceived = tally.failedIds.filter((id) => received.has(id))
     console.log(
@@ -241,5 +273,38 @@ describe('under load', () => {
     assert.ok(drainMs >= 500, 'the drain waited for the batches in flight')
     for (const code of tally.networkErrors.keys())
       assert.ok(['ECONNREFUSED', 'ECONNRESET', 'UND_ERR_SOCKET'].includes(code), `network error ${code}`)
+  })
+  it(`with the Kubernetes example's memory settings, peaks below its limit at twice its capacity for ${String(loadSeconds)} s`, async (t) => {
+    const pod = await podMemory()
+    const server = await gateway(t, pod.env)
+    const pid = server.child.pid ?? 0
+    const measured = new LoadTally()
+    await closedLoop({
+      workers: 24,
+      seconds: 5,
+      next: batchOf,
+      send: (batch, index) => sendBatch(server.base, batch, `cap-${String(index)}`, measured),
+    })
+    const capacity = measured.admitted / 5
+    const overload = new LoadTally()
+    await openLoop({
+      rate: 2 * capacity,
+      seconds: loadSeconds,
+      next: batchOf,
+      send: (batch, index) => sendBatch(server.base, batch, `pod-${String(index)}`, overload),
+    })
+    const { peakMiB } = memoryOf(pid)
+    const report = {
+      settings: pod.env,
+      limitMiB: pod.limitMiB,
+      statedPeakMiB: pod.statedPeakMiB,
+      peakRssMiB: Math.round(peakMiB),
+      ...summary(overload, loadSeconds),
+    }
+    console.log(`POD MEMORY REPORT ${JSON.stringify(report, null, 2)}`)
+    assert.deepEqual(overload.unexpected, [])
+    assert.ok(peakMiB < pod.limitMiB, `peak RSS ${String(Math.round(peakMiB))} MiB under the ${String(pod.limitMiB)}Mi limit`)
+    server.child.kill('SIGTERM')
+    assert.deepEqual(await server.exit, [0, null])
   })
 })
