@@ -1,9 +1,13 @@
 import type { FastifySchemaCompiler } from 'fastify'
 import type { z } from 'zod'
 import { formatPath, RequestError } from '../errors.ts'
+import { decodePayload, payloadSchema } from '../providers/index.ts'
 import { pickIssue } from '../zod-issues.ts'
 
 type Issue = z.core.$ZodIssue
+
+/** Schemas parsed by a faster function that gives the same answer as their `safeParse`. */
+const fastParsers = new Map<z.ZodType, (data: unknown) => z.ZodSafeParseResult<unknown>>([[payloadSchema, decodePayload]])
 
 const partNames = { body: 'body', querystring: 'query' } as const
 
@@ -11,12 +15,12 @@ const partNames = { body: 'body', querystring: 'query' } as const
  * Validates a request part with its zod schema; a failure becomes a RequestError naming the one
  * field most worth fixing (see `pickIssue`), without echoing the input.
  */
-export const validatorCompiler: FastifySchemaCompiler<z.ZodType> =
-  ({ schema, httpPart }) =>
-  (data) => {
-    let result: ReturnType<typeof schema.safeParse>
+export const validatorCompiler: FastifySchemaCompiler<z.ZodType> = ({ schema, httpPart }) => {
+  const safeParse = fastParsers.get(schema) ?? ((data: unknown) => schema.safeParse(data))
+  return (data) => {
+    let result: ReturnType<typeof safeParse>
     try {
-      result = schema.safeParse(data)
+      result = safeParse(data)
     } catch {
       // zod's length checks also run on a value that failed its type check, and throw on a
       // hostile `length` (an object whose toString is not a function): still the client's input.
@@ -31,6 +35,7 @@ export const validatorCompiler: FastifySchemaCompiler<z.ZodType> =
     if (result.success) return { value: result.data }
     return { error: toRequestError(result.error.issues, data, httpPart, schema.description) }
   }
+}
 
 function toRequestError(issues: readonly Issue[], data: unknown, httpPart = 'body', description?: string): RequestError {
   const part = httpPart === 'body' || httpPart === 'querystring' ? partNames[httpPart] : httpPart

@@ -1,5 +1,8 @@
 import { z } from 'zod'
 
+/** Any event: its type first, to tell which one it is (made once, not per event). */
+const typedEvent = z.looseObject({ type: z.string() })
+
 type Path = PropertyKey[]
 
 const contentBlockSchema = z.looseObject({ type: z.string() })
@@ -31,7 +34,8 @@ const messageEventTypes = new Set([
   'message_delta',
   'message_stop',
 ])
-const isMessageEvent = (event: unknown): boolean =>
+/** An event of a Messages API stream that a stream holds one of at least. */
+export const isMessageEvent = (event: unknown): boolean =>
   typeof event === 'object' && event !== null && 'type' in event && typeof event.type === 'string' && messageEventTypes.has(event.type)
 
 /**
@@ -72,7 +76,7 @@ export function streamedContent(events: readonly unknown[], context: z.core.$Ref
   }
 
   for (const [at, event] of events.entries()) {
-    const typed = read(z.looseObject({ type: z.string() }), event, [at])
+    const typed = read(typedEvent, event, [at])
     switch (typed?.type) {
       case 'message_start': {
         // Its content is usually empty; blocks it holds (programmatic tool calling) come whole, and later blocks' indexes follow them.

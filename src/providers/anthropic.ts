@@ -2,9 +2,9 @@ import type { Tool as AnthropicTool, ToolResultBlockParam } from '@anthropic-ai/
 import { z } from 'zod'
 import { formatPath } from '../errors.ts'
 import { providerItems, type ContentBlock } from '../tools/content.ts'
-import { streamedContent } from './anthropic-stream.ts'
+import { isMessageEvent, streamedContent } from './anthropic-stream.ts'
 import { anyItems, callsAmong } from './calls-among.ts'
-import { defineProvider, jsonSchemaObject, type PayloadCalls, type RawToolCall } from './provider.ts'
+import { defineProvider, isRecord, jsonSchemaObject, type PayloadCalls, type RawToolCall } from './provider.ts'
 
 const toolUseBlock = z.object({
   type: z.literal('tool_use'),
@@ -117,10 +117,16 @@ function resultContent(blocks: readonly ContentBlock[] | undefined, content: str
 export const anthropic = defineProvider({
   name: 'anthropic',
   payloads: {
-    response: { schema: messagePayload, described: 'an Anthropic Messages API response' },
+    response: {
+      schema: messagePayload,
+      looksLike: (body) => isRecord(body) && body.type === 'message' && body.role === 'assistant',
+      described: 'an Anthropic Messages API response',
+    },
     streamed: [
       {
         schema: streamedMessagePayload,
+        // streamedContent refuses events without a message_start or content_block_* one.
+        looksLike: (body) => Array.isArray(body) && body.some(isMessageEvent),
         described: 'a streamed Anthropic Messages API response (its events, or its raw text/event-stream text)',
       },
     ],

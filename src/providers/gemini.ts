@@ -2,7 +2,7 @@ import { z } from 'zod'
 import type { AnsweredCall } from '../batch/call-result.ts'
 import { binaryOf, renderBlock } from '../tools/content.ts'
 import { functionCallsAmong, type PartsOfChunk } from './gemini-stream.ts'
-import { defineProvider, jsonSchemaObject, type PayloadCalls } from './provider.ts'
+import { defineProvider, isRecord, jsonSchemaObject, type PayloadCalls } from './provider.ts'
 
 // A Python SDK dump writes null for every field unset: null is read as absent throughout.
 const candidatesSchema = z.array(
@@ -83,8 +83,20 @@ function responseOf({ result, content, blocks }: AnsweredCall): { response: Reco
 export const gemini = defineProvider({
   name: 'gemini',
   payloads: {
-    response: { schema: generateContentPayload, described: 'a Gemini generateContent response' },
-    streamed: [{ schema: streamedPayload, described: 'a streamed Gemini response (its chunks, or its raw ?alt=sse text)' }],
+    response: {
+      schema: generateContentPayload,
+      looksLike: (body) => isRecord(body) && Array.isArray(body.candidates) && body.candidates.length > 0,
+      described: 'a Gemini generateContent response',
+    },
+    streamed: [
+      {
+        schema: streamedPayload,
+        // A stream none of whose chunks has candidates is refused.
+        looksLike: (body) =>
+          Array.isArray(body) && body.some((chunk) => isRecord(chunk) && chunk.candidates !== undefined && chunk.candidates !== null),
+        described: 'a streamed Gemini response (its chunks, or its raw ?alt=sse text)',
+      },
+    ],
   },
   answerSchema: z
     .object({

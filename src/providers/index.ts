@@ -37,12 +37,69 @@ export interface DecodedPayload extends PayloadCalls {
 }
 
 type Shaped = { provider: AnyProvider; shape: PayloadShape }
-const decoding = ({ provider, shape }: Shaped) => shape.schema.transform((decoded): DecodedPayload => ({ provider, ...decoded }))
-const unionOf = (schemas: Array<z.ZodType<DecodedPayload>>) =>
-  z.union(schemas as unknown as [z.ZodType<DecodedPayload>, ...Array<z.ZodType<DecodedPayload>>])
+type Decoding = z.ZodType<DecodedPayload>
+type Decoded = z.ZodSafeParseResult<DecodedPayload>
+
+/** One branch of a union of shapes: its schema, and the test a body passes to be parsed with it alone. */
+interface Branch {
+  schema: Decoding
+  looksLike: (body: unknown) => boolean
+}
+
+const decoding = ({ provider, shape }: Shaped): Branch => ({
+  schema: shape.schema.transform((decoded): DecodedPayload => ({ provider, ...decoded })),
+  looksLike: shape.looksLike,
+})
+const unionOf = (branches: readonly Branch[]) => z.union(branches.map(({ schema }) => schema) as unknown as [Decoding, ...Decoding[]])
+
+/**
+ * Whether some object of `value` has a `length` that is an object or an array. Such a length is
+ * the one thing that makes a zod schema throw rather than refuse (see validator-compiler.ts), and
+ * so the one thing for which the shapes before a body's own could answer otherwise than by
+ * refusing it. No JSON value is cyclic.
+ */
+function holdsObjectLength(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  const stack: object[] = [value]
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    if (Array.isArray(next)) {
+      for (const item of next as unknown[]) if (typeof item === 'object' && item !== null) stack.push(item)
+      continue
+    }
+    const fields = next as Record<string, unknown>
+    for (const key in fields) {
+      const item = fields[key]
+      if (typeof item !== 'object' || item === null) continue
+      if (key === 'length') return true
+      stack.push(item)
+    }
+  }
+  return false
+}
+
+/**
+ * `union.safeParse(body)` without trying every branch before the body's own: the first branch
+ * whose test the body passes parses it. Each test holds of every body its branch accepts, so the
+ * branches before that one refuse the body, and the union's answer is that branch's when it
+ * accepts it (unless the body holds an object-valued `length`, with which a branch before may throw
+ * instead of refusing). Otherwise the union itself answers, so that an error is the one it gives.
+ */
+function dispatching(branches: readonly Branch[], union: Decoding): (body: unknown) => Decoded {
+  return (body) => {
+    const at = branches.findIndex((branch) => branch.looksLike(body))
+    const branch = branches[at]
+    if (branch !== undefined && (at === 0 || !holdsObjectLength(body))) {
+      const decoded = branch.schema.safeParse(body)
+      if (decoded.success) return decoded
+    }
+    return union.safeParse(body)
+  }
+}
 
 /** Every provider's stream, as the array of its events. */
-const streams = unionOf(providers.flatMap((provider) => (provider.payloads.streamed ?? []).map((shape) => decoding({ provider, shape }))))
+const streamBranches = providers.flatMap((provider) => (provider.payloads.streamed ?? []).map((shape) => decoding({ provider, shape })))
+const streams = unionOf(streamBranches)
+const decodeStream = dispatching(streamBranches, streams)
 
 /** A stream handed over as the raw text it was (text/event-stream, application/x-ndjson): its events, then as above. */
 const rawStream = z
@@ -56,7 +113,7 @@ const rawStream = z
       context.issues.push({ code: 'custom', message: 'an event of the stream is not valid JSON', input: text, path: [] })
       return z.NEVER
     }
-    const decoded = streams.safeParse(events)
+    const decoded = decodeStream(events)
     if (decoded.success) return decoded.data
     // The events are not the body: the issue worth naming is picked here, against them.
     const { issue, path } = pickIssue(decoded.error.issues, events, [])
@@ -66,10 +123,10 @@ const rawStream = z
   })
 
 // Responses first: each has fields of its own, and most bodies are one.
-const shapes = [
+const branches: Branch[] = [
   ...providers.map((provider) => decoding({ provider, shape: provider.payloads.response })),
-  ...providers.flatMap((provider) => (provider.payloads.streamed ?? []).map((shape) => decoding({ provider, shape }))),
-  rawStream,
+  ...streamBranches,
+  { schema: rawStream, looksLike: (body) => typeof body === 'string' },
   ...providers.flatMap((provider) => (provider.payloads.parts ?? []).map((shape) => decoding({ provider, shape }))),
 ]
 const described = [
@@ -77,8 +134,15 @@ const described = [
   ...providers.flatMap(({ payloads }) => payloads.streamed ?? []),
 ].flatMap((shape) => (shape.described === undefined ? [] : [shape.described]))
 
-/** The body of POST /execute, decoded: which provider and shape it is follows from its fields. */
-export const payloadSchema = unionOf(shapes).describe(`${described.slice(0, -1).join(', ')}, or ${String(described.at(-1))}`)
+/**
+ * The body of POST /execute, decoded: which provider and shape it is follows from its fields. The
+ * contract (the OpenAPI document's, the error's): every shape tried in order. `decodePayload` gives
+ * the same answer faster.
+ */
+export const payloadSchema = unionOf(branches).describe(`${described.slice(0, -1).join(', ')}, or ${String(described.at(-1))}`)
+
+/** `payloadSchema.safeParse(body)`, the same answer, by the shape the body's fields tell (see `PayloadShape.looksLike`). */
+export const decodePayload: (body: unknown) => Decoded = dispatching(branches, payloadSchema)
 
 /** Refuses a payload whose shape belongs to another provider than the one the client named. */
 export function assertProvider(payload: DecodedPayload, expected: ProviderName): void {

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { openaiChat } from './openai-chat.ts'
-import { defineProvider, type PayloadCalls, type RawToolCall } from './provider.ts'
+import { defineProvider, isRecord, type PayloadCalls, type RawToolCall } from './provider.ts'
 
 const toolCallsSchema = z
   .array(
@@ -70,10 +70,17 @@ const streamedChunksPayload = z
 export const ollama = defineProvider({
   name: 'ollama',
   payloads: {
-    response: { schema: chatPayload, described: 'an Ollama /api/chat response' },
+    response: {
+      schema: chatPayload,
+      looksLike: (body) => isRecord(body) && typeof body.model === 'string' && isRecord(body.message),
+      described: 'an Ollama /api/chat response',
+    },
     streamed: [
       {
         schema: streamedChunksPayload,
+        // Every chunk is one (an error chunk refuses the stream): the first is.
+        looksLike: (body) =>
+          Array.isArray(body) && isRecord(body[0]) && typeof body[0].model === 'string' && typeof body[0].done === 'boolean',
         described: 'a streamed Ollama /api/chat response (its chunks, or its raw application/x-ndjson text)',
       },
     ],

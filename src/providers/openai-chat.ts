@@ -8,7 +8,7 @@ import {
   streamedChunkSchema,
   type StreamedChunk,
 } from './openai-chat-stream.ts'
-import { defineProvider, jsonSchemaObject, type PayloadCalls, type RawToolCall } from './provider.ts'
+import { defineProvider, isRecord, jsonSchemaObject, type PayloadCalls, type RawToolCall } from './provider.ts'
 
 const toolCallSchema = z.object({
   id: z.string().min(1).describe("The model's tool_call_id; the answer carries it back."),
@@ -156,14 +156,35 @@ const streamedChunksPayload = z
 export const openaiChat = defineProvider({
   name: 'openai',
   payloads: {
-    response: { schema: chatCompletionPayload, described: 'an OpenAI chat completion' },
+    response: {
+      schema: chatCompletionPayload,
+      looksLike: (body) => isRecord(body) && body.object === 'chat.completion',
+      described: 'an OpenAI chat completion',
+    },
     streamed: [
-      { schema: streamedChunksPayload, described: 'a streamed Chat Completions response (its chunks, or its raw text/event-stream text)' },
+      {
+        schema: streamedChunksPayload,
+        // A stream with no chat.completion.chunk is refused (misplacedChunk).
+        looksLike: (body) => Array.isArray(body) && body.some((chunk) => isRecord(chunk) && chunk.object === 'chat.completion.chunk'),
+        described: 'a streamed Chat Completions response (its chunks, or its raw text/event-stream text)',
+      },
     ],
     parts: [
-      { schema: assistantMessagePayload, described: 'an assistant message with tool_calls' },
-      { schema: conversationPayload, described: 'a conversation (an array of messages)' },
-      { schema: sketchPayload, described: '{"message": [...]} as in the reference sketch' },
+      {
+        schema: assistantMessagePayload,
+        looksLike: (body) => isRecord(body) && body.role === 'assistant' && body.type === undefined,
+        described: 'an assistant message with tool_calls',
+      },
+      {
+        schema: conversationPayload,
+        looksLike: (body) => Array.isArray(body) && isRecord(body[0]) && typeof body[0].role === 'string',
+        described: 'a conversation (an array of messages)',
+      },
+      {
+        schema: sketchPayload,
+        looksLike: (body) => isRecord(body) && Array.isArray(body.message),
+        described: '{"message": [...]} as in the reference sketch',
+      },
     ],
   },
   answerSchema: z

@@ -1,5 +1,8 @@
 import { z } from 'zod'
 
+/** Any event: its type first, to tell which one it is (made once, not per event). */
+const typedEvent = z.looseObject({ type: z.string() })
+
 type Path = PropertyKey[]
 
 export const outputItemSchema = z.looseObject({ type: z.string() })
@@ -17,7 +20,8 @@ const itemEvent = z.object({ output_index: outputIndex, item: outputItemSchema }
 const argumentsDone = z.object({ output_index: outputIndex, arguments: z.string() })
 const responseSnapshot = z.object({ response: z.object({ output: z.array(outputItemSchema) }) })
 
-const isResponsesEvent = (event: unknown): boolean =>
+/** An event of a Responses API stream: a stream holds one at least. */
+export const isResponsesEvent = (event: unknown): boolean =>
   typeof event === 'object' && event !== null && 'type' in event && typeof event.type === 'string' && event.type.startsWith('response.')
 
 /**
@@ -59,7 +63,7 @@ export function streamedOutput(events: readonly unknown[], context: z.core.$Refi
   }
 
   for (const at of events.keys()) {
-    const typed = read(z.looseObject({ type: z.string() }), at)
+    const typed = read(typedEvent, at)
     switch (typed?.type) {
       case 'response.output_item.added': {
         const added = read(itemEvent, at)

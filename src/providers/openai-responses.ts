@@ -2,8 +2,8 @@ import type { FunctionTool, ResponseInputItem } from 'openai/resources/responses
 import { z } from 'zod'
 import { formatPath } from '../errors.ts'
 import { providerItems, type ContentBlock } from '../tools/content.ts'
-import { outputItemSchema, streamedOutput, type OutputItem, type PlacedItem } from './openai-responses-stream.ts'
-import { defineProvider, jsonSchemaObject, type PayloadCalls, type RawToolCall } from './provider.ts'
+import { isResponsesEvent, outputItemSchema, streamedOutput, type OutputItem, type PlacedItem } from './openai-responses-stream.ts'
+import { defineProvider, isRecord, jsonSchemaObject, type PayloadCalls, type RawToolCall } from './provider.ts'
 
 const functionCallItem = z.object({
   type: z.literal('function_call'),
@@ -148,9 +148,18 @@ function callOutput(blocks: readonly ContentBlock[] | undefined, content: string
 export const openaiResponses = defineProvider({
   name: 'responses',
   payloads: {
-    response: { schema: responsePayload, described: 'an OpenAI Responses API response' },
+    response: {
+      schema: responsePayload,
+      looksLike: (body) => isRecord(body) && body.object === 'response',
+      described: 'an OpenAI Responses API response',
+    },
     streamed: [
-      { schema: streamedEventsPayload, described: 'a streamed Responses API response (its events, or its raw text/event-stream text)' },
+      {
+        schema: streamedEventsPayload,
+        // streamedOutput refuses events without a response.* one.
+        looksLike: (body) => Array.isArray(body) && body.some(isResponsesEvent),
+        described: 'a streamed Responses API response (its events, or its raw text/event-stream text)',
+      },
     ],
   },
   answerSchema: z

@@ -23,9 +23,16 @@ export interface PayloadCalls {
 
 type PayloadSchema = z.ZodType<PayloadCalls>
 
-/** One way a provider's calls reach toolgate, and how an error names it. */
+/** One way a provider's calls reach toolgate, how the body schema tells it, and how an error names it. */
 export interface PayloadShape {
   schema: PayloadSchema
+  /**
+   * A cheap test of the fields that tell this shape from the others (`object`, `type`, the array
+   * of chunks...), true of every body `schema` accepts: a necessary condition, never a guess. The
+   * body schema parses a body with the first shape, in its order, whose test the body passes, and
+   * tries every shape (for the error about the body) only when none does or that one refuses it.
+   */
+  looksLike: (body: unknown) => boolean
   /**
    * The shape in words, for an error about a body of no known shape ("an Anthropic Messages API
    * response"); absent when another shape's words cover it.
@@ -68,6 +75,11 @@ export function defineProvider<Name extends string, Message, Declarations>(
   provider: Provider<Name, Message, Declarations>,
 ): Provider<Name, Message, Declarations> {
   return provider
+}
+
+/** A JSON object: what a z.object accepts (not null, not an array). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 /** A tool's arguments as its declaration carries them. */
