@@ -1,6 +1,16 @@
 type Listener = (reason: unknown) => void
 
 /**
+ * Where a scope comes from when it is made only if needed (a batch whose calls all answer at once
+ * needs none): whether it would be cancelled already, and the scope itself, made on first use.
+ */
+export interface ScopeSource {
+  readonly aborted: boolean
+  readonly reason: unknown
+  scope(): CancelScope
+}
+
+/**
  * Cancellation for the hot path: a tree of scopes (server, batch, call, attempt) that tell each
  * other with plain callbacks. EventTarget listeners and AbortSignal.any cost microseconds each;
  * a batch of instant calls would spend more on them than on the calls. An AbortSignal is made

@@ -5,8 +5,8 @@ import type { Logger } from '../observability/logger.ts'
 import type { RawToolCall } from '../providers/provider.ts'
 import type { ToolRegistry } from '../tools/registry.ts'
 import type { Tool } from '../tools/tool.ts'
-import type { AnsweredCall, CallVerdict } from './call-result.ts'
-import { CancelScope } from './cancel-scope.ts'
+import type { AnsweredCall, CallResult, CallVerdict } from './call-result.ts'
+import { CancelScope, type ScopeSource } from './cancel-scope.ts'
 import { checkedOptions, type ExecutorOptions } from './executor-options.ts'
 import type { BatchObserver } from './observer.ts'
 import { prepareCall, type PreparedCall } from './prepare-call.ts'
@@ -33,12 +33,54 @@ export interface BatchResult {
   wallMs: number
 }
 
-/** One batch on its way through the executor: what each of its calls needs besides itself. */
-interface BatchRun {
-  tools: ToolSet
-  scope: CancelScope
-  log: Logger
-  observer: BatchObserver | undefined
+/**
+ * One batch on its way through the executor: what each of its calls needs besides itself. Its
+ * cancel scope (following the request's signal, cancelled by a shutdown) is made when a call first
+ * waits; a batch whose calls all answer at once needs none, and reads its signal instead.
+ */
+class BatchRun implements ScopeSource {
+  readonly tools: ToolSet
+  readonly log: Logger
+  readonly observer: BatchObserver | undefined
+  readonly #signal: AbortSignal | undefined
+  readonly #shutdownReason: () => CallError | undefined
+  readonly #batches: Set<CancelScope>
+  #scope: CancelScope | undefined
+
+  constructor(tools: ToolSet, options: BatchOptions, executor: { batches: Set<CancelScope>; shutdownReason: () => CallError | undefined }) {
+    this.tools = tools
+    this.log = options.log
+    this.observer = options.observer
+    this.#signal = options.signal
+    this.#batches = executor.batches
+    this.#shutdownReason = executor.shutdownReason
+  }
+
+  get aborted(): boolean {
+    if (this.#scope !== undefined) return this.#scope.aborted
+    return this.#signal?.aborted === true || this.#shutdownReason() !== undefined
+  }
+
+  get reason(): unknown {
+    if (this.#scope !== undefined) return this.#scope.reason
+    return this.#signal?.aborted === true ? (this.#signal.reason as unknown) : this.#shutdownReason()
+  }
+
+  scope(): CancelScope {
+    if (this.#scope !== undefined) return this.#scope
+    const scope = new CancelScope(this.#signal)
+    const shutdown = this.#shutdownReason()
+    if (shutdown) scope.abort(shutdown)
+    this.#batches.add(scope)
+    this.#scope = scope
+    return scope
+  }
+
+  dispose(): void {
+    if (this.#scope === undefined) return
+    this.#batches.delete(this.#scope)
+    this.#scope.dispose()
+  }
 }
 
 /**
@@ -58,6 +100,14 @@ export class Executor {
   #running = 0
   /** Tools still running after their call was answered. */
   readonly #abandoned: AbandonedCount = { count: 0 }
+  /**
+   * Above 0 while a call that skipped the queues (their slots were free) runs its tool's
+   * synchronous code: a call that code enqueued (re-entering the executor) would otherwise be
+   * started by a queue that does not count that call yet. Such a call takes the queues, and enters
+   * them once the tool has returned.
+   */
+  #direct = 0
+  readonly #scopes = { batches: this.#batches, shutdownReason: () => this.#shutdownReason }
 
   /** Throws a TypeError naming the option and its value when one is out of range. */
   constructor(registry: ToolRegistry, options: ExecutorOptions) {
@@ -124,25 +174,27 @@ export class Executor {
   async execute(calls: readonly RawToolCall[], options: BatchOptions): Promise<BatchResult> {
     // The batch keeps the tools it was prepared with, even if a reload replaces them meanwhile.
     const tools = this.#tools
-    const prepared = calls.map((call) => prepareCall(call, tools.registry, this.#argumentLimits, options.allowedTools))
+    const limits = this.#argumentLimits
+    const prepared = calls.map((call) => prepareCall(call, tools.registry, limits, options.allowedTools))
     this.#admit(prepared.filter((entry) => entry.error === undefined).length)
-
-    const scope = new CancelScope(options.signal)
-    if (this.#shutdownReason) scope.abort(this.#shutdownReason)
-    this.#batches.add(scope)
-    const run: BatchRun = { tools, scope, log: options.log, observer: options.observer }
+    const run = new BatchRun(tools, options, this.#scopes)
     const started = performance.now()
     let answered: AnsweredCall[]
     try {
       if (options.mode === 'sequential') {
         answered = []
-        for (const [index, entry] of prepared.entries()) answered.push(await this.#settle(entry, index, run))
+        for (const [index, entry] of prepared.entries()) {
+          const settled = this.#settle(entry, index, run)
+          answered.push(settled instanceof Promise ? await settled : settled)
+        }
       } else {
-        answered = await Promise.all(prepared.map((entry, index) => this.#settle(entry, index, run)))
+        const settled = prepared.map((entry, index) => this.#settle(entry, index, run))
+        answered = settled.some((each) => each instanceof Promise)
+          ? await Promise.all(settled.map(async (each) => each))
+          : (settled as AnsweredCall[])
       }
     } finally {
-      this.#batches.delete(scope)
-      scope.dispose()
+      run.dispose()
     }
     assertEveryCallAnswered(calls, answered)
     const result = { calls: answered, wallMs: round(performance.now() - started) }
@@ -194,50 +246,122 @@ export class Executor {
     return undefined
   }
 
-  /** Runs one prepared call (or answers its refusal) and tells the batch's observer. Never rejects. */
-  async #settle(entry: PreparedCall, index: number, run: BatchRun): Promise<AnsweredCall> {
-    const { call } = entry
-    const { tools, scope: batch, log, observer } = run
-    observer?.callStarted?.(call, index)
-    let outcome: CallOutcome
-    let queuedMs = 0
-    if (entry.error !== undefined) {
-      outcome = { ok: false, error: entry.error, attempts: 0, durationMs: 0 }
-    } else {
-      const enqueued = performance.now()
-      outcome = await new Promise<CallOutcome>((resolve) => {
-        // A call still waiting when its batch is cancelled is answered at once; its queue entry
-        // stays (and counts against capacity) until a slot reaches it, then ends without running.
-        const stopWaiting = batch.onAbort((reason) => {
-          queuedMs = performance.now() - enqueued
-          resolve({ ok: false, error: toCancellation(reason), attempts: 0, durationMs: 0 })
-        })
-        const task = async () => {
-          let result: CallOutcome | undefined
-          let started = false
-          try {
-            if (batch.aborted) return
-            stopWaiting()
-            queuedMs = performance.now() - enqueued
-            started = true
-            this.#running++
-            result = await runCall(entry.tool, entry.args, { callId: call.id, scope: batch, log, policy: policyFor(tools, entry.tool) })
-          } finally {
-            // Before the answer goes out, so that the counts are exact when the batch returns.
-            if (started) this.#running--
-            this.#outstanding--
-          }
-          resolve(result)
-        }
-        this.#enqueue(tools.queues.get(entry.tool.name), task).catch((thrown: unknown) => {
-          log.error({ err: thrown, tool: call.name, callId: call.id }, 'scheduling a call failed')
-          const error = new CallError('internal_error', 'the gateway failed to schedule this call', { cause: thrown })
-          resolve({ ok: false, error, attempts: 0, durationMs: 0 })
-        })
-      })
+  /**
+   * Runs one prepared call (or answers its refusal) and tells the batch's observer. Never rejects.
+   * A call whose slots are free and whose tool answers synchronously is answered synchronously.
+   */
+  #settle(entry: PreparedCall, index: number, run: BatchRun): AnsweredCall | Promise<AnsweredCall> {
+    run.observer?.callStarted?.(entry.call, index)
+    if (entry.error !== undefined) return this.#answer(run, index, entry.call, refused(entry.error), 0)
+    const toolQueue = run.tools.queues.get(entry.tool.name)
+    // A free slot in both queues and nobody waiting in either: the queues would start the call
+    // now, so it starts now without them (no call that waits is overtaken, none runs past a cap).
+    if (this.#direct === 0 && isFree(this.#queue) && (toolQueue === undefined || isFree(toolQueue))) {
+      return this.#runNow(entry, index, run, toolQueue)
     }
+    return this.#runQueued(entry, index, run, toolQueue)
+  }
+
+  /** Runs a call whose slots are free; if its tool goes on working (a promise), the call takes its slots in the queues. */
+  #runNow(entry: RunnableCall, index: number, run: BatchRun, toolQueue: PQueue | undefined): AnsweredCall | Promise<AnsweredCall> {
+    const { call } = entry
+    if (run.aborted) {
+      this.#outstanding--
+      return this.#answer(run, index, call, cancelledBeforeStart(run.reason), 0)
+    }
+    this.#running++
+    this.#direct++
+    let outcome: CallOutcome | Promise<CallOutcome>
+    try {
+      outcome = runCall(entry.tool, entry.args, { callId: call.id, parent: run, log: run.log, policy: policyFor(run.tools, entry.tool) })
+    } catch (thrown) {
+      outcome = this.#schedulingFailed(run, call, thrown)
+    } finally {
+      this.#direct--
+    }
+    if (!(outcome instanceof Promise)) {
+      this.#running--
+      this.#outstanding--
+      return this.#answer(run, index, call, outcome, 0)
+    }
+    const ended = () => {
+      // Before the answer goes out, so that the counts are exact when the batch returns.
+      this.#running--
+      this.#outstanding--
+    }
+    const done = outcome.then(
+      (result) => {
+        ended()
+        return result
+      },
+      (thrown: unknown) => {
+        ended()
+        return this.#schedulingFailed(run, call, thrown)
+      },
+    )
+    // The slots were free when the call started and only the tool's own code has run since (a call
+    // it enqueued waits for this): both queues start this at once, and hold the slots until it ends.
+    this.#enqueue(toolQueue, () => done).catch((thrown: unknown) => {
+      run.log.error({ err: thrown, tool: call.name, callId: call.id }, 'scheduling a call failed')
+    })
+    return done.then((result) => this.#answer(run, index, call, result, 0))
+  }
+
+  /** Runs a call through the queues: it waits for its tool's slot, then for a shared one. */
+  async #runQueued(entry: RunnableCall, index: number, run: BatchRun, toolQueue: PQueue | undefined): Promise<AnsweredCall> {
+    const { call } = entry
+    const enqueued = performance.now()
+    let queuedMs = 0
+    const outcome = await new Promise<CallOutcome>((resolve) => {
+      const batch = run.scope()
+      // A call still waiting when its batch is cancelled is answered at once; its queue entry
+      // stays (and counts against capacity) until a slot reaches it, then ends without running.
+      const stopWaiting = batch.onAbort((reason) => {
+        queuedMs = performance.now() - enqueued
+        resolve(cancelledBeforeStart(reason))
+      })
+      const task = async () => {
+        let result: CallOutcome | undefined
+        let started = false
+        try {
+          if (batch.aborted) return
+          stopWaiting()
+          queuedMs = performance.now() - enqueued
+          started = true
+          this.#running++
+          result = await runCall(entry.tool, entry.args, {
+            callId: call.id,
+            parent: run,
+            log: run.log,
+            policy: policyFor(run.tools, entry.tool),
+          })
+        } finally {
+          // Before the answer goes out, so that the counts are exact when the batch returns.
+          if (started) this.#running--
+          this.#outstanding--
+        }
+        resolve(result)
+      }
+      const enqueue = () => {
+        this.#enqueue(toolQueue, task).catch((thrown: unknown) => {
+          resolve(this.#schedulingFailed(run, call, thrown))
+        })
+      }
+      if (this.#direct > 0) queueMicrotask(enqueue)
+      else enqueue()
+    })
+    return this.#answer(run, index, call, outcome, queuedMs)
+  }
+
+  #schedulingFailed(run: BatchRun, call: RawToolCall, thrown: unknown): CallOutcome {
+    run.log.error({ err: thrown, tool: call.name, callId: call.id }, 'scheduling a call failed')
+    const error = new CallError('internal_error', 'the gateway failed to schedule this call', { cause: thrown })
+    return { ok: false, error, attempts: 0, durationMs: 0 }
+  }
+
+  #answer(run: BatchRun, index: number, call: RawToolCall, outcome: CallOutcome, queuedMs: number): AnsweredCall {
     const answered = toAnsweredCall(call, outcome, queuedMs)
-    observer?.callAnswered?.(answered, index)
+    run.observer?.callAnswered?.(answered, index)
     return answered
   }
 
@@ -245,7 +369,7 @@ export class Executor {
     return { maxArgumentBytes: this.#options.maxArgumentBytes, maxArgumentDepth: this.#options.maxArgumentDepth }
   }
 
-  #enqueue(toolQueue: PQueue | undefined, task: () => Promise<void>): Promise<void> {
+  #enqueue(toolQueue: PQueue | undefined, task: () => Promise<unknown>): Promise<unknown> {
     const runInSharedQueue = () => this.#queue.add(task)
     // A call waits for its tool's own cap first, so it never holds a shared slot while it waits.
     return toolQueue ? toolQueue.add(runInSharedQueue) : runInSharedQueue()
@@ -279,24 +403,50 @@ function policyFor(tools: ToolSet, tool: Tool): CallPolicy {
   return policy
 }
 
+type RunnableCall = Extract<PreparedCall, { error?: undefined }>
+
+/** A free slot, and nobody waiting for one. */
+function isFree(queue: PQueue): boolean {
+  return queue.pending < queue.concurrency && queue.size === 0
+}
+
+function refused(error: CallError): CallOutcome {
+  return { ok: false, error, attempts: 0, durationMs: 0 }
+}
+
+function cancelledBeforeStart(reason: unknown): CallOutcome {
+  return { ok: false, error: toCancellation(reason), attempts: 0, durationMs: 0 }
+}
+
 function toCancellation(reason: unknown): CallError {
   return reason instanceof CallError ? reason : new CallError('cancelled', 'the call was cancelled before it started: the caller went away')
 }
 
 function toAnsweredCall(call: RawToolCall, outcome: CallOutcome, queuedMs: number): AnsweredCall {
-  const timing = { attempts: outcome.attempts, durationMs: round(outcome.durationMs), queuedMs: round(queuedMs) }
-  const assigned = call.assignedId ? { assignedId: true as const } : {}
+  // Built field by field, in the reply's order, rather than copied through spreads.
+  const attempts = outcome.attempts
+  const durationMs = round(outcome.durationMs)
   if (outcome.ok) {
-    const truncated = outcome.truncatedFromBytes === undefined ? {} : { truncatedFromBytes: outcome.truncatedFromBytes }
-    return {
-      result: { id: call.id, name: call.name, ok: true, output: outcome.output, ...timing, ...truncated },
-      content: outcome.content,
-      ...(outcome.blocks === undefined ? {} : { blocks: outcome.blocks }),
-      ...assigned,
+    const result: CallResult = {
+      id: call.id,
+      name: call.name,
+      ok: true,
+      output: outcome.output,
+      attempts,
+      durationMs,
+      queuedMs: round(queuedMs),
     }
+    if (outcome.truncatedFromBytes !== undefined) result.truncatedFromBytes = outcome.truncatedFromBytes
+    const answered: AnsweredCall = { result, content: outcome.content }
+    if (outcome.blocks !== undefined) answered.blocks = outcome.blocks
+    if (call.assignedId) answered.assignedId = true
+    return answered
   }
   const error = { code: outcome.error.code, message: outcome.error.message }
-  return { result: { id: call.id, name: call.name, ok: false, error, ...timing }, content: JSON.stringify({ error }), ...assigned }
+  const result: CallResult = { id: call.id, name: call.name, ok: false, error, attempts, durationMs, queuedMs: round(queuedMs) }
+  const answered: AnsweredCall = { result, content: JSON.stringify({ error }) }
+  if (call.assignedId) answered.assignedId = true
+  return answered
 }
 
 /** The one invariant whose breach is a bug, not a per-call failure: every call answered, in order. */

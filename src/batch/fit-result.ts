@@ -1,5 +1,14 @@
 import { CallError, describeThrown } from '../errors.ts'
-import { binaryOf, describeBinary, renderBlock, renderText, RichContent, type BinaryBlock, type ContentBlock } from '../tools/content.ts'
+import {
+  binaryOf,
+  describeBinary,
+  HandedOver,
+  renderBlock,
+  renderText,
+  RichContent,
+  type BinaryBlock,
+  type ContentBlock,
+} from '../tools/content.ts'
 
 /** A result made fit for the reply; `blocks` only for a tool that returned content blocks. */
 export interface FittedResult {
@@ -17,6 +26,11 @@ export interface FittedResult {
  */
 export function fitResult(toolName: string, output: unknown, maxBytes: number): FittedResult | CallError {
   if (output instanceof RichContent) return fitRichContent(toolName, output, maxBytes)
+  // JSON data nothing else holds: a copy would be the same data.
+  if (output instanceof HandedOver) {
+    const serialized = serialize(toolName, output.value)
+    return serialized instanceof CallError ? serialized : truncate(serialized, maxBytes)
+  }
   const serialized = serialize(toolName, output)
   if (serialized instanceof CallError) return serialized
   return detached(truncate(serialized, maxBytes))
@@ -38,11 +52,13 @@ function serialize(toolName: string, output: unknown): { output: unknown; conten
 /**
  * The reply carries a copy of an object result taken now: the tool may go on changing (or make a
  * cycle in) the object it returned, and the reply is serialized later. A cut result is a string
- * already, and is not parsed back.
+ * already, and is not parsed back. `fitted` is this call's own, made by serialize or truncate: it
+ * is completed in place.
  */
 function detached<Fitted extends { output: unknown; content: string; truncatedFromBytes?: number }>(fitted: Fitted): Fitted {
   if (fitted.truncatedFromBytes !== undefined || typeof fitted.output !== 'object' || fitted.output === null) return fitted
-  return { ...fitted, output: JSON.parse(fitted.content) as unknown }
+  fitted.output = JSON.parse(fitted.content) as unknown
+  return fitted
 }
 
 const truncationNote = (originalBytes: number, limit: number) =>
@@ -87,7 +103,7 @@ function fitRichContent(toolName: string, rich: RichContent, maxBytes: number): 
     return { output: content, content, blocks: fitted.blocks, truncatedFromBytes: fitted.originalBytes }
   const output = serialize(toolName, rich.output)
   if (output instanceof CallError) return output
-  return { ...detached(output), content, blocks: fitted.blocks }
+  return { output: detached(output).output, content, blocks: fitted.blocks }
 }
 
 /**

@@ -57,6 +57,25 @@ export class RichContent {
   }
 }
 
+/**
+ * A result its tool hands over to the gateway: JSON data (what JSON.parse makes) made for this
+ * call, to which the tool keeps no reference, such as an upstream's body it just parsed. The
+ * gateway takes `value` as it is, without the copy it takes of any other object result (which its
+ * tool might go on changing). Make one with handOver.
+ */
+export class HandedOver {
+  readonly value: unknown
+
+  constructor(value: unknown) {
+    this.value = value
+  }
+}
+
+/** `value` handed over to the gateway, to be answered without a copy: see HandedOver. */
+export function handOver(value: unknown): HandedOver {
+  return new HandedOver(value)
+}
+
 /** The bytes a block carries in base64, or undefined for a block of text. */
 export function binaryOf(block: ContentBlock): BinaryBlock | undefined {
   if (block.type === 'image' || block.type === 'audio') return { kind: block.type, mimeType: block.mimeType, data: block.data }

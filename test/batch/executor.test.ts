@@ -1,14 +1,17 @@
 import assert from 'node:assert/strict'
+import { setTimeout as delay } from 'node:timers/promises'
 import { describe, it } from 'node:test'
 import { pino } from 'pino'
 import { z } from 'zod'
 import type { AnsweredCall } from '../../src/batch/call-result.ts'
+import type { BatchResult } from '../../src/batch/executor.ts'
 import { executorOptionsOf, type ExecutorOptions } from '../../src/batch/executor-options.ts'
 import { Executor } from '../../src/batch/executor.ts'
 import { formatReply } from '../../src/batch/format-reply.ts'
 import type { RawToolCall } from '../../src/providers/provider.ts'
 import { openaiChat } from '../../src/providers/openai-chat.ts'
 import { ToolRegistry } from '../../src/tools/registry.ts'
+import { handOver } from '../../src/tools/content.ts'
 import { defineTool, ToolDefinitionError, type Tool } from '../../src/tools/tool.ts'
 import { testConfig, waitFor } from '../helpers/app.ts'
 import { concurrencyProbe, flakyTool, hangTool, sleepTool, throwTool, unserializableTool } from '../helpers/tools.ts'
@@ -491,5 +494,115 @@ describe('ToolRegistry', () => {
         },
       },
     })
+  })
+
+  describe('a call whose slots are free', () => {
+    const instant = (name: string, execute: () => unknown = () => ({ ok: true })) =>
+      defineTool({ name, description: 'Answers at once.', inputSchema: z.object({}), execute })
+    const timers = () => process.getActiveResourcesInfo().filter((kind) => kind === 'Timeout').length
+
+    it('is answered synchronously when its tool answers synchronously, with no timer armed for it', async () => {
+      const timersWhileRunning: number[] = []
+      const before = timers()
+      const tool = instant('instant', () => {
+        timersWhileRunning.push(timers())
+        return { ok: true }
+      })
+      const answered: string[] = []
+      const pending = executor([tool]).execute([call('a', 'instant'), call('b', 'instant'), call('c', 'instant')], {
+        log,
+        observer: { callAnswered: ({ result }) => answered.push(result.id) },
+      })
+      assert.deepEqual(answered, ['a', 'b', 'c'], 'answered before execute returned')
+      assert.deepEqual(timersWhileRunning, [before, before, before])
+      const reply = formatReply(await pending)
+      assert.equal(reply.status, 'complete')
+      assert.deepEqual(
+        reply.results.map((result) => [result.attempts, result.queuedMs]),
+        [
+          [1, 0],
+          [1, 0],
+          [1, 0],
+        ],
+      )
+    })
+
+    it('is not started ahead of calls that wait for a slot', async () => {
+      const gate = Promise.withResolvers<undefined>()
+      const ran: string[] = []
+      const gated = defineTool({
+        name: 'gated',
+        description: 'Waits for the gate.',
+        inputSchema: z.object({}),
+        execute: () => gate.promise,
+      })
+      const quick = instant('quick', () => ran.push('quick'))
+      const gateway = executor([gated, quick], { concurrency: 1 })
+      const first = gateway.execute([call('g', 'gated')], { log })
+      const waiting = gateway.execute([call('w', 'quick')], { log })
+      const later = gateway.execute([call('l', 'quick')], { log })
+      await delay(10)
+      assert.deepEqual(ran, [], 'nothing runs while the one slot is held by a tool that returned a promise')
+      assert.deepEqual(gateway.stats, { running: 1, waiting: 2, capacity: gateway.capacity, abandoned: 0 })
+      gate.resolve(undefined)
+      const replies = await Promise.all([first, waiting, later])
+      assert.deepEqual(
+        replies.map((batch) => formatReply(batch).status),
+        ['complete', 'complete', 'complete'],
+      )
+      assert.ok((replies[1].calls[0]?.result.queuedMs ?? 0) > 5, 'the waiting call waited')
+      assert.deepEqual(gateway.stats, { running: 0, waiting: 0, capacity: gateway.capacity, abandoned: 0 })
+    })
+
+    it('holds its slot when its tool re-enters the executor before returning a promise', async () => {
+      // One slot, taken by `outer` without the queue: a call its synchronous code enqueues must
+      // wait for it, not be started by a queue that does not count `outer` yet.
+      let outerDone = false
+      let probeSawOuter: boolean | undefined
+      let nested: Promise<BatchResult> | undefined
+      const probe = instant('probe', () => {
+        probeSawOuter = !outerDone
+        return { ok: true }
+      })
+      const outer = instant('outer', async () => {
+        nested = gateway.execute([call('inner', 'probe')], { log })
+        await delay(30)
+        outerDone = true
+        return { ok: true }
+      })
+      const gateway = executor([outer, probe], { concurrency: 1 })
+      const first = formatReply(await gateway.execute([call('o', 'outer')], { log }))
+      assert.ok(nested !== undefined)
+      const second = formatReply(await nested)
+      assert.deepEqual([first.status, second.status], ['complete', 'complete'])
+      assert.equal(probeSawOuter, false, 'the nested call ran after the outer one')
+    })
+
+    it('is answered cancelled, running nothing, when its batch is cancelled before it starts', async () => {
+      let ran = 0
+      const reply = formatReply(
+        await executor([instant('counted', () => ++ran)]).execute([call('a', 'counted')], { log, signal: AbortSignal.abort('gone') }),
+      )
+      assert.equal(ran, 0)
+      assert.equal(reply.results[0]?.error?.code, 'cancelled')
+      assert.equal(reply.results[0].attempts, 0)
+    })
+  })
+
+  it('answers a copy of an object result, taken when answered, unless its tool handed it over', async () => {
+    const kept = { n: 1, nested: { list: [1, 2] } }
+    const handed = { n: 2 }
+    const tools = [
+      defineTool({ name: 'kept', description: 'Keeps its result.', inputSchema: z.object({}), execute: () => kept }),
+      defineTool({ name: 'handed', description: 'Hands its result over.', inputSchema: z.object({}), execute: () => handOver(handed) }),
+    ]
+    const batch = await executor(tools).execute([call('a', 'kept'), call('b', 'handed')], { log })
+    kept.nested.list.push(3)
+    const [first, second] = batch.calls
+    assert.deepEqual(first?.result.output, { n: 1, nested: { list: [1, 2] } })
+    assert.notEqual(first.result.output, kept)
+    assert.equal(first.content, '{"n":1,"nested":{"list":[1,2]}}')
+    assert.equal(second?.result.output, handed, 'handed over: answered as it is')
+    assert.equal(second.content, '{"n":2}')
   })
 })

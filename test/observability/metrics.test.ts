@@ -69,4 +69,43 @@ describe('GET /metrics', () => {
     assert.match(text, /toolgate_call_duration_seconds_count\{tool="sleep"\} 1/)
     assert.match(text, /toolgate_call_queue_wait_seconds_count 2/)
   })
+
+  it('counts each call once across scrapes, series resolved once per tool and outcome', async (t) => {
+    const { tool } = flakyTool(1)
+    const app = await buildTestApp(t, { tools: [sleepTool, tool], random: () => 0 })
+    const payload = assistantMessage([
+      ['a', 'sleep', { ms: 1 }],
+      ['b', 'sleep', { ms: 1 }],
+      ['c', 'flaky', {}],
+      ['d', 'nope', {}],
+    ])
+    const scrape = async () => (await app.inject({ method: 'GET', url: '/metrics' })).body
+    const lines = (text: string, prefix: string) =>
+      text
+        .split('\n')
+        .filter((line) => line.startsWith(prefix))
+        .sort()
+    await app.inject({ method: 'POST', url: '/execute', payload })
+    await app.inject({ method: 'POST', url: '/execute', payload })
+    await scrape()
+    await app.inject({ method: 'POST', url: '/execute', payload })
+    await scrape()
+    const text = await scrape()
+    assert.deepEqual(lines(text, 'toolgate_calls_total{'), [
+      'toolgate_calls_total{tool="(unknown)",outcome="unknown_tool"} 3',
+      'toolgate_calls_total{tool="flaky",outcome="ok"} 3',
+      'toolgate_calls_total{tool="sleep",outcome="ok"} 6',
+    ])
+    assert.deepEqual(lines(text, 'toolgate_call_retries_total{'), ['toolgate_call_retries_total{tool="flaky"} 3'])
+    assert.deepEqual(lines(text, 'toolgate_batches_total{'), ['toolgate_batches_total{status="partial"} 3'])
+    assert.deepEqual(lines(text, 'toolgate_call_duration_seconds_count'), [
+      'toolgate_call_duration_seconds_count{tool="flaky"} 3',
+      'toolgate_call_duration_seconds_count{tool="sleep"} 6',
+    ])
+    assert.ok(text.includes('toolgate_call_duration_seconds_bucket{le="+Inf",tool="sleep"} 6'))
+    assert.ok(text.includes('toolgate_call_queue_wait_seconds_count 9'))
+    assert.ok(text.includes('toolgate_call_queue_wait_seconds_bucket{le="0.001"} 9'))
+    assert.ok(text.includes('toolgate_http_requests_total{route="/execute",status="200"} 3'))
+    assert.ok(text.includes('toolgate_http_requests_total{route="/metrics",status="200"} 2'), 'the scrapes answered before this one')
+  })
 })

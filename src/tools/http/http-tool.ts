@@ -4,6 +4,7 @@ import { z } from 'zod'
 import { redactor } from '../../config/secrets.ts'
 import type { HttpToolConfig } from '../../config/tools-file.ts'
 import { causeOf, describeThrown, ToolError } from '../../errors.ts'
+import { handOver } from '../content.ts'
 import type { Tool } from '../tool.ts'
 import { readText, refuseRedirect } from './fetch-json.ts'
 import { maxQuotedBodyChars } from '../../limits.ts'
@@ -61,7 +62,8 @@ export function createHttpTool(config: HttpToolConfig, secrets: readonly string[
       if (!/^application\/([\w.+-]+\+)?json/.test(type))
         throw fail(`${service} answered with content type "${type}", not JSON or text/plain`)
       try {
-        return secureJson.parse(text) as unknown
+        // Parsed here from the body, and kept by nothing else: the gateway need not copy it.
+        return handOver(secureJson.parse(text))
       } catch {
         throw fail(`${service} answered a body that is not valid JSON`)
       }
