@@ -1,8 +1,7 @@
 import { join } from 'node:path'
 import autoload from '@fastify/autoload'
 import Fastify, { type FastifyBaseLogger } from 'fastify'
-import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod'
-import { pino } from 'pino'
+import type { ZodTypeProvider } from 'fastify-type-provider-zod'
 import type { Config } from './config/env.ts'
 import { accessControl } from './http/access-control.ts'
 import { closingBehaviour } from './http/closing.ts'
@@ -18,8 +17,10 @@ import { reloadPlugin } from './http/plugins/reload.ts'
 import { toolSourcesPlugin } from './http/plugins/tool-sources.ts'
 import { rateLimits } from './http/rate-limit.ts'
 import { requestIdHeader } from './http/request-id.ts'
+import { serializerCompiler } from './http/serializer-compiler.ts'
 import { serverOptions } from './http/server-options.ts'
 import { validatorCompiler } from './http/validator-compiler.ts'
+import { createLogger, type StdoutLogger } from './observability/logger.ts'
 import type { Tool } from './tools/tool.ts'
 
 export interface AppOptions {
@@ -40,8 +41,20 @@ const routesFolder = join(import.meta.dirname, '..', 'routes')
  * and what it depends on; the order below is the order of the hooks every request meets.
  */
 export async function buildApp(config: Config, options: AppOptions = {}) {
-  const logger = options.logger ?? pino({ level: config.logLevel, redact: ['req.headers.authorization'] })
+  let stdout: StdoutLogger | undefined
+  const logger = options.logger ?? (stdout = createLogger(config)).logger
   const app = Fastify(serverOptions(config, logger)).withTypeProvider<ZodTypeProvider>()
+  if (stdout !== undefined) {
+    // Buffered lines: "Server listening at" is written at once, not with the next 4 KiB; closing flushes.
+    app.addHook('onListen', (done) => {
+      stdout.flush()
+      done()
+    })
+    app.addHook('onClose', (_app, done) => {
+      stdout.close()
+      done()
+    })
+  }
   app.setValidatorCompiler(validatorCompiler)
   app.setSerializerCompiler(serializerCompiler)
   app.setErrorHandler(createErrorHandler(config))

@@ -2,6 +2,7 @@ import { buildApp } from '../app.ts'
 import { ConfigFileError } from '../config/yaml-file.ts'
 import { ConfigError, loadConfig, type Config } from '../config/env.ts'
 import { listenForHealthChecks, type HealthListener } from '../http/health-listener.ts'
+import { flushLog, flushLogSync } from '../observability/logger.ts'
 import { installProcessGuards } from '../observability/process-guards.ts'
 import { ToolDefinitionError } from '../tools/tool.ts'
 import { watchNpmParent } from './npm-parent.ts'
@@ -41,6 +42,7 @@ export async function serve(environment: NodeJS.ProcessEnv = process.env): Promi
   async function shutdown(reason: string): Promise<void> {
     if (closing) {
       app.log.warn({ reason }, 'second signal: exiting now')
+      flushLogSync(app.log)
       process.exit(1)
     }
     closing = true
@@ -56,6 +58,8 @@ export async function serve(environment: NodeJS.ProcessEnv = process.env): Promi
     await health?.close()
     clearTimeout(grace)
     app.log.info('closed')
+    // The lines are buffered: all of them are out before the process is.
+    await flushLog(app.log)
     process.exit(0)
   }
   // SIGHUP rereads TOOLGATE_CONFIG and TOOLGATE_API_KEYS_FILE; a bad file is refused and what is in service stays.
@@ -84,7 +88,9 @@ export async function serve(environment: NodeJS.ProcessEnv = process.env): Promi
       health = await listenForHealthChecks(app, { host: config.healthHost, port: config.healthPort }, config)
       app.log.info({ url: health.url }, 'health checks (GET /healthz, /readyz) listening')
     }
+    void flushLog(app.log)
   } catch (error) {
+    // fatal() writes every buffered line before it returns.
     app.log.fatal({ err: error }, 'could not listen')
     process.exit(1)
   }

