@@ -1,7 +1,8 @@
 // One load run with autocannon, in its own process so that the load generator never shares an event
 // loop with what it measures. Every response body is checked, not only its status. Coordinated
 // omission is corrected (autocannon's default, kept explicit). Prints one JSON summary line.
-// Args: url bodyFile check(execute|echo) connections seconds
+// Args: url bodyFile check(execute|echo) connections seconds. Env: BENCH_AUTHORIZATION, sent as the
+// Authorization header when set.
 import { readFileSync } from 'node:fs'
 import autocannon from 'autocannon'
 
@@ -32,7 +33,10 @@ function verify(status: number, text: string): void {
 const result = await autocannon({
   url,
   method: 'POST',
-  headers: { 'content-type': 'application/json' },
+  headers: {
+    'content-type': 'application/json',
+    ...(process.env.BENCH_AUTHORIZATION === undefined ? {} : { authorization: process.env.BENCH_AUTHORIZATION }),
+  },
   body,
   connections: Number(connections),
   duration: Number(seconds),

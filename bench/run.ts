@@ -3,7 +3,7 @@
 // number of calls), sections as in the README, into bench/results/local/, which git ignores, and
 // prints where. `npm run bench -- --record` writes them into bench/results/ instead: the committed
 // figures the README's Performance section is copied from (a quick run, BENCH_QUICK=1, is not
-// recorded).
+// recorded). `npm run bench -- --only cpu` runs section g (server CPU per request, bench/cpu.ts) alone.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
@@ -12,6 +12,7 @@ import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { setTimeout as delay } from 'node:timers/promises'
 import type { ExecuteReply } from '../src/batch/format-reply.ts'
+import { cpuConnections, cpuTable, type CpuRow } from './cpu.ts'
 import { lineChartSvg } from './lib/chart.ts'
 import { benchOutput, usage, writeResults, type BenchOutput } from './lib/output.ts'
 import { median, p95, round } from './lib/stats.ts'
@@ -29,6 +30,11 @@ try {
 if (output.record && quick) {
   process.stderr.write('bench: a quick run (BENCH_QUICK=1) is not recorded: run `npm run bench -- --record` without it\n')
   process.exit(2)
+}
+if (output.only === 'cpu') {
+  // Section g alone: bench/cpu.ts prints its table and writes cpu.md and cpu.json into bench/results/local/.
+  const alone = spawnSync(process.execPath, [new URL('./cpu.ts', import.meta.url).pathname], { stdio: 'inherit' })
+  process.exit(alone.status ?? 1)
 }
 const loadSeconds = quick ? 3 : 10
 const connections = 16
@@ -295,6 +301,10 @@ try {
   const sectionF = Object.fromEntries(Object.entries(inProcess).map(([name, us]) => [name, round(us, 1)]))
   for (const [name, us] of Object.entries(sectionF)) log(`  ${name.padEnd(18)} ${String(us)} us per batch`)
 
+  // g. Server CPU per request against the echo, in four configurations (bench/cpu.ts; `--only cpu` runs it alone).
+  log(`\ng. server CPU per request (autocannon, ${String(cpuConnections)} connections; echo and toolgate in alternate rounds)`)
+  const sectionG = JSON.parse(await start(node, [new URL('cpu.ts', benchDir).pathname, '--json'], {}, /^\[/)) as CpuRow[]
+
   const results = {
     machine,
     a: sectionA,
@@ -303,6 +313,7 @@ try {
     d: sectionD,
     e: sectionE,
     f: sectionF,
+    g: sectionG,
     settings: { connections, loadSeconds, quick },
   }
   const written = await writeResults(output.dir, {
@@ -344,6 +355,7 @@ function table(r: {
   d: { python: LoadResult; toolgate: LoadResult; ratio: number }
   e: Record<string, { parallelMs: number; sequentialMs: number }>
   f: Record<string, number>
+  g: CpuRow[]
 }): string {
   const rps = (result: LoadResult) => String(round(result.requestsPerSecond, 0))
   const lines = [
@@ -392,6 +404,7 @@ function table(r: {
     '| --- | ---: | ---: |',
     ...Object.entries(r.f).map(([name, us]) => `| ${name} | ${String(us)} | ${String(round(us / (r.f.toolgate ?? Number.NaN), 2))}x |`),
     '',
+    ...cpuTable(r.g),
   ]
   return `${lines.join('\n')}\n`
 }

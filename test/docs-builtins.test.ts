@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises'
 import { describe, it } from 'node:test'
 import { parseConfigFile } from '../src/config/tools-file.ts'
 import { createBuiltinTools } from '../src/tools/builtin/builtin-tools.ts'
+import { openMeteoRateLimits, placeCacheDefaults } from '../src/tools/builtin/get-weather.ts'
 import { testConfig } from './helpers/app.ts'
 import { fencedBlock } from './examples/commands.ts'
 
@@ -24,6 +25,17 @@ describe("README's Built-in tools", () => {
       ]
       for (const part of stated) assert.ok(limits.includes(part), `${tool.name}: "${part}" in "${limits}"`)
     }
+  })
+
+  it("states get_weather's rate limits and place cache as the tool sets them", () => {
+    const row = readme.split('\n').find((line) => line.startsWith('| `get_weather` |')) ?? ''
+    const windows: Record<number, string> = { 60_000: 'a minute', 3_600_000: 'an hour', 86_400_000: 'a day' }
+    const limits = openMeteoRateLimits.map(
+      ({ requests, perMs }) => `${requests.toLocaleString('en')} ${windows[perMs] ?? `per ${String(perMs)} ms`}`,
+    )
+    assert.ok(row.includes(`at most ${limits.join(', ')}`), `"at most ${limits.join(', ')}" in "${row}"`)
+    const cache = `places found remembered (${placeCacheDefaults.max.toLocaleString('en')}, ${String(placeCacheDefaults.ttlMs / 3_600_000)} h)`
+    assert.ok(row.includes(cache), `"${cache}" in "${row}"`)
   })
 
   it('gives a builtins.overrides example that a configuration file accepts', () => {

@@ -13,19 +13,36 @@ export const recordedDir = new URL('../results/', import.meta.url)
 /** A plain run's results, untracked (.gitignore). */
 export const localDir = new URL('../results/local/', import.meta.url)
 
-export const usage = 'usage: npm run bench [-- --record]   (--record: rewrite the committed figures in bench/results/)'
+export const usage =
+  'usage: npm run bench [-- --record | -- --only cpu]   (--record: rewrite the committed figures in bench/results/; --only cpu: section g alone, into bench/results/local/)'
+
+/** The sections that run alone with `--only`. */
+export const sectionsAlone = ['cpu'] as const
 
 export interface BenchOutput {
   /** Where the files go. */
   dir: URL
   /** True: the committed figures are rewritten. */
   record: boolean
+  /** One section run alone (`--only cpu`), never recorded; absent for the whole benchmark. */
+  only?: (typeof sectionsAlone)[number]
 }
 
-/** Reads bench/run.ts's arguments (`--record`, nothing else); throws on any other. */
+/** Reads bench/run.ts's arguments (`--record`, `--only cpu`, nothing else); throws on any other. */
 export function benchOutput(args: string[]): BenchOutput {
-  const { values } = parseArgs({ args, options: { record: { type: 'boolean', default: false } }, strict: true, allowPositionals: false })
-  return { dir: values.record ? recordedDir : localDir, record: values.record }
+  const { values } = parseArgs({
+    args,
+    options: { record: { type: 'boolean', default: false }, only: { type: 'string' } },
+    strict: true,
+    allowPositionals: false,
+  })
+  const { only } = values
+  if (only === undefined) return { dir: values.record ? recordedDir : localDir, record: values.record }
+  const alone = sectionsAlone.find((name) => name === only)
+  if (alone === undefined) throw new Error(`--only ${only}: the sections that run alone are ${sectionsAlone.join(', ')}`)
+  if (values.record)
+    throw new Error('a section run alone (--only) is not recorded: run `npm run bench -- --record` for the whole benchmark')
+  return { dir: localDir, record: false, only: alone }
 }
 
 /** Writes each file (name -> content) into `dir`, made if need be; the paths written, relative to the repo's root. */

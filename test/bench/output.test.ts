@@ -26,6 +26,12 @@ describe('where npm run bench writes', () => {
     assert.throws(() => benchOutput(['results']), /positional/)
   })
 
+  it('--only cpu: section g alone, into bench/results/local/, never recorded', () => {
+    assert.deepEqual(benchOutput(['--only', 'cpu']), { dir: localDir, record: false, only: 'cpu' })
+    assert.throws(() => benchOutput(['--only', 'scaling']), /the sections that run alone are cpu/)
+    assert.throws(() => benchOutput(['--only', 'cpu', '--record']), /is not recorded/)
+  })
+
   it(
     'the committed figures are where --record writes, and git ignores what a plain run writes',
     { skip: inGit ? false : 'not in a git work tree' },

@@ -113,6 +113,10 @@ export interface OpenMeteoStub {
   forecastUrl: string
   /** Every request received, in order of arrival. */
   requests: StubRequest[]
+  /** Requests received and not yet answered (or dropped). */
+  inFlight: number
+  /** The most requests in flight at once so far. */
+  maxInFlight: number
   /** Answers the next `count` requests (to `endpoint` only, if given) with `fault`. */
   failNext: (fault: Fault, count?: number, endpoint?: Endpoint) => void
   /** Delay before each normal answer, in ms (a realistic upstream takes ~100 ms). */
@@ -138,6 +142,11 @@ export async function startOpenMeteoStub(options: { latencyMs?: number; port?: n
   const server = createServer((request, response) => {
     const url = new URL(request.url ?? '/', 'http://stub')
     requests.push({ method: request.method ?? 'GET', path: url.pathname, query: url.searchParams })
+    stub.inFlight++
+    stub.maxInFlight = Math.max(stub.maxInFlight, stub.inFlight)
+    response.once('close', () => {
+      stub.inFlight--
+    })
     const fault = takeFault(url.pathname)
     if (fault === 'hang') return
     const delayMs = typeof fault === 'object' ? fault.delayMs : stub.latencyMs
@@ -156,6 +165,8 @@ export async function startOpenMeteoStub(options: { latencyMs?: number; port?: n
     geocodingUrl: url,
     forecastUrl: url,
     requests,
+    inFlight: 0,
+    maxInFlight: 0,
     latencyMs: options.latencyMs ?? 0,
     failNext: (fault, count = 1, endpoint) => {
       for (let i = 0; i < count; i++) faults.push({ fault, endpoint })

@@ -1,7 +1,9 @@
+import { LRUCache } from 'lru-cache'
 import { z } from 'zod'
 import { ToolError } from '../../errors.ts'
 import { defineTool } from '../tool.ts'
 import { fetchJson } from '../http/fetch-json.ts'
+import { RateLimiter, type RateLimit } from './rate-limiter.ts'
 
 export interface WeatherServices {
   /** Base URL of Open-Meteo's geocoding API; `/v1/search` is appended. */
@@ -9,6 +11,33 @@ export interface WeatherServices {
   /** Base URL of Open-Meteo's forecast API; `/v1/forecast` is appended. */
   forecastUrl: string
 }
+
+/**
+ * The limits of Open-Meteo's free (non-commercial) API, which counts requests per client address:
+ * 600 a minute, 5,000 an hour, 10,000 a day. get_weather holds its requests to both APIs
+ * (geocoding and forecast, counted together) to these; one request past them waits for its turn,
+ * and a call whose deadline comes first ends as a timeout.
+ */
+export const openMeteoRateLimits: readonly RateLimit[] = [
+  { requests: 600, perMs: 60_000 },
+  { requests: 5_000, perMs: 3_600_000 },
+  { requests: 10_000, perMs: 86_400_000 },
+]
+
+/** Places geocoded are remembered (by name, case and spaces aside): this many, this long. */
+export const placeCacheDefaults = { max: 1_000, ttlMs: 24 * 3_600_000 } as const
+
+export interface WeatherOptions {
+  /**
+   * Limits of the requests to Open-Meteo. Left out: `openMeteoRateLimits`, held by one limiter
+   * shared by every get_weather of the process, since Open-Meteo counts per address.
+   */
+  rateLimits?: readonly RateLimit[]
+  /** How many places are remembered, and for how long. @default placeCacheDefaults */
+  placeCache?: { max: number; ttlMs: number }
+}
+
+let sharedLimiter: RateLimiter | undefined
 
 const placeSchema = z.object({
   name: z.string(),
@@ -80,8 +109,20 @@ const conditions: Record<number, string> = {
  * get_weather: current conditions from Open-Meteo (no key). The place is geocoded first and
  * returned with the answer, so the model sees which Paris it got. "Paris, US" narrows the search
  * to places whose country, country code or region matches what follows the comma.
+ *
+ * It sets no concurrency of its own: the calls of a batch run together, within
+ * TOOLGATE_CONCURRENCY. What protects Open-Meteo is what its terms count: requests over time
+ * (`openMeteoRateLimits`), and places already geocoded are not asked again (`placeCacheDefaults`).
  */
-export function createGetWeather(services: WeatherServices) {
+export function createGetWeather(services: WeatherServices, options: WeatherOptions = {}) {
+  const limiter = options.rateLimits ? new RateLimiter(options.rateLimits) : (sharedLimiter ??= new RateLimiter(openMeteoRateLimits))
+  const { max, ttlMs } = options.placeCache ?? placeCacheDefaults
+  // Only places found are kept: an error or "no such place" is asked again next time.
+  const places = new LRUCache<string, Place>({ max, ttl: ttlMs })
+  const ask = async <Schema extends z.ZodType>(service: string, url: URL, schema: Schema, signal: AbortSignal) => {
+    await limiter.acquire(signal)
+    return fetchJson(service, url, schema, signal)
+  }
   return defineTool({
     name: 'get_weather',
     description:
@@ -101,9 +142,13 @@ export function createGetWeather(services: WeatherServices) {
     timeoutMs: 10_000,
     attemptTimeoutMs: 4_000,
     retries: 2,
-    concurrency: 8,
     async execute({ location, unit }, { signal }) {
-      const place = await geocode(services.geocodingUrl, location, signal)
+      const key = placeKey(location)
+      let place = places.get(key)
+      if (place === undefined) {
+        place = await geocode(services.geocodingUrl, location, (url, schema) => ask('the Open-Meteo geocoding API', url, schema, signal))
+        places.set(key, place)
+      }
       const url = endpoint(services.forecastUrl, 'v1/forecast')
       url.search = new URLSearchParams({
         latitude: String(place.latitude),
@@ -113,7 +158,7 @@ export function createGetWeather(services: WeatherServices) {
         wind_speed_unit: unit === 'fahrenheit' ? 'mph' : 'kmh',
         timezone: 'auto',
       }).toString()
-      const { current, current_units: units } = await fetchJson('the Open-Meteo forecast API', url, forecastSchema, signal)
+      const { current, current_units: units } = await ask('the Open-Meteo forecast API', url, forecastSchema, signal)
       return {
         location: {
           name: place.name,
@@ -143,13 +188,28 @@ export function createGetWeather(services: WeatherServices) {
   })
 }
 
-async function geocode(baseUrl: string, location: string, signal: AbortSignal): Promise<z.output<typeof placeSchema>> {
+type Place = z.output<typeof placeSchema>
+
+/** "  Paris ,TEXAS" and "paris, texas" are one place. */
+function placeKey(location: string): string {
+  return location
+    .split(',')
+    .map((part) => part.trim().toLowerCase())
+    .filter(Boolean)
+    .join(', ')
+}
+
+async function geocode(
+  baseUrl: string,
+  location: string,
+  get: (url: URL, schema: typeof geocodingSchema) => Promise<z.output<typeof geocodingSchema>>,
+): Promise<Place> {
   const [name = '', ...rest] = location.split(',').map((part) => part.trim())
   const qualifiers = rest.filter(Boolean).map((part) => part.toLowerCase())
   const qualifier = qualifiers.join(', ')
   const url = endpoint(baseUrl, 'v1/search')
   url.search = new URLSearchParams({ name, count: qualifier ? '10' : '1', language: 'en', format: 'json' }).toString()
-  const { results = [] } = await fetchJson('the Open-Meteo geocoding API', url, geocodingSchema, signal)
+  const { results = [] } = await get(url, geocodingSchema)
   // "Paris, Texas, US": every part after the name must be the place's region, country or country code.
   const place = results.find((candidate) =>
     qualifiers.every((part) =>

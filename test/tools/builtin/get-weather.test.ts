@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict'
 import { describe, it, type TestContext } from 'node:test'
+import { setTimeout } from 'node:timers/promises'
 import type { ExecuteReply } from '../../../src/batch/format-reply.ts'
 import type { Tool } from '../../../src/tools/tool.ts'
-import { createGetWeather } from '../../../src/tools/builtin/get-weather.ts'
+import { createGetWeather, openMeteoRateLimits, type WeatherOptions } from '../../../src/tools/builtin/get-weather.ts'
 import { assistantMessage, buildTestApp, listen, type CallSpec } from '../../helpers/app.ts'
 import { startOpenMeteoStubFor, type OpenMeteoStub } from '../../helpers/open-meteo-stub.ts'
 
@@ -55,8 +56,13 @@ async function gateway(t: TestContext, options: { tools?: (stub: OpenMeteoStub) 
 }
 
 /** A get_weather with short deadlines, asking `stub`. */
-function quickWeather(stub: OpenMeteoStub, timeouts: { timeoutMs: number; attemptTimeoutMs: number }): Tool {
-  return { ...createGetWeather({ geocodingUrl: stub.geocodingUrl, forecastUrl: stub.forecastUrl }), ...timeouts }
+function quickWeather(stub: OpenMeteoStub, timeouts: { timeoutMs: number; attemptTimeoutMs: number }, options: WeatherOptions = {}): Tool {
+  return { ...createGetWeather({ geocodingUrl: stub.geocodingUrl, forecastUrl: stub.forecastUrl }, options), ...timeouts }
+}
+
+/** A get_weather with its usual deadlines and these options, asking `stub`. */
+function weatherWith(stub: OpenMeteoStub, options: WeatherOptions): Tool {
+  return createGetWeather({ geocodingUrl: stub.geocodingUrl, forecastUrl: stub.forecastUrl }, options)
 }
 
 /** A loopback URL nothing listens on. */
@@ -224,6 +230,106 @@ describe('get_weather', () => {
     assert.deepEqual(paths(stub), ['/geo/v1/search', '/weather/v1/forecast'])
   })
 
+  describe('many calls, repeated places, and what protects Open-Meteo', () => {
+    it('runs the twelve calls of one batch at once: no cap of its own', async (t) => {
+      const { stub, execute } = await gateway(t)
+      stub.latencyMs = 200
+      const locations = ['Paris', 'Tokyo', 'Paris, Texas']
+      const calls = Array.from({ length: 12 }, (_, index): CallSpec => [
+        `call_${String(index)}`,
+        'get_weather',
+        { location: locations[index % 3] },
+      ])
+      const started = performance.now()
+      const reply = await execute(calls)
+      const wallMs = performance.now() - started
+      assert.equal(reply.status, 'complete')
+      assert.ok(reply.results.every((result) => result.ok))
+      // Nothing is remembered yet, so each call geocodes: all twelve at the stand-in together.
+      assert.equal(stub.maxInFlight, 12)
+      assert.equal(paths(stub).length, 24)
+      assert.ok(wallMs < 3 * stub.latencyMs, `one wave of geocoding and one of forecasts, not more: ${String(Math.round(wallMs))} ms`)
+    })
+
+    it('remembers a place it found, by name with case and spaces aside, and geocodes it once', async (t) => {
+      const { stub, weather } = await gateway(t)
+      const first = await weather({ location: 'Paris' })
+      const again = await weather({ location: '  PARIS ' })
+      assert.equal(again.result.ok, true)
+      assert.deepEqual(again.output.location, first.output.location)
+      assert.deepEqual(paths(stub), ['/v1/search', '/v1/forecast', '/v1/forecast'])
+      // Another place of that name is another key; it too is asked once.
+      const texas = await weather({ location: 'Paris, Texas' })
+      const texasAgain = await weather({ location: 'paris ,  TEXAS' })
+      assert.equal(texas.output.location.country_code, 'US')
+      assert.deepEqual(texasAgain.output.location, texas.output.location)
+      assert.deepEqual(paths(stub), ['/v1/search', '/v1/forecast', '/v1/forecast', '/v1/search', '/v1/forecast', '/v1/forecast'])
+    })
+
+    it('does not remember a place it did not find, nor a failed geocoding', async (t) => {
+      const { stub, weather } = await gateway(t)
+      assert.equal((await weather({ location: 'Atlantis' })).result.error?.code, 'tool_error')
+      assert.equal((await weather({ location: 'atlantis' })).result.error?.code, 'tool_error')
+      stub.failNext('unavailable', 3, '/v1/search')
+      assert.equal((await weather({ location: 'Tokyo' })).result.error?.code, 'tool_error')
+      assert.equal((await weather({ location: 'Tokyo' })).result.ok, true)
+      assert.deepEqual(paths(stub), ['/v1/search', '/v1/search', '/v1/search', '/v1/search', '/v1/search', '/v1/search', '/v1/forecast'])
+    })
+
+    it('forgets places past its time to live and past its size, least recently used first', async (t) => {
+      const { stub, weather } = await gateway(t, { tools: (stub) => [weatherWith(stub, { placeCache: { max: 2, ttlMs: 150 } })] })
+      const searches = () => paths(stub).filter((path) => path === '/v1/search').length
+      await weather({ location: 'Paris' })
+      await weather({ location: 'Tokyo' })
+      await weather({ location: 'Paris' })
+      assert.equal(searches(), 2)
+      await weather({ location: 'Paris, Texas' }) // the third place: Tokyo, the least recently used, goes
+      await weather({ location: 'Paris' })
+      assert.equal(searches(), 3)
+      await weather({ location: 'Tokyo' })
+      assert.equal(searches(), 4)
+      await setTimeout(200)
+      await weather({ location: 'Tokyo' })
+      assert.equal(searches(), 5)
+    })
+
+    it("holds its requests to Open-Meteo's free-tier limits by default", () => {
+      assert.deepEqual(openMeteoRateLimits, [
+        { requests: 600, perMs: 60_000 },
+        { requests: 5_000, perMs: 3_600_000 },
+        { requests: 10_000, perMs: 86_400_000 },
+      ])
+      assert.equal(createGetWeather({ geocodingUrl: closedAddress, forecastUrl: closedAddress }).concurrency, undefined)
+    })
+
+    it('makes the request past its rate limit wait for its turn, geocoding and forecast counted together', async (t) => {
+      const { stub, weather } = await gateway(t, { tools: (stub) => [weatherWith(stub, { rateLimits: [{ requests: 3, perMs: 400 }] })] })
+      const started = performance.now()
+      await weather({ location: 'Paris' })
+      const tokyo = weather({ location: 'Tokyo' })
+      // Tokyo's geocoding is the third request, at once; its forecast the fourth, 400 ms after the first.
+      const tokyoDone = await tokyo
+      const wallMs = performance.now() - started
+      assert.equal(tokyoDone.result.ok, true)
+      assert.equal(paths(stub).length, 4)
+      assert.ok(wallMs >= 395, `the fourth request waited for the window: ${String(Math.round(wallMs))} ms`)
+      assert.ok(wallMs < 2_000, `and no longer: ${String(Math.round(wallMs))} ms`)
+    })
+
+    it('answers timeout when the turn of its request comes after the deadline, without sending it', async (t) => {
+      const { stub, weather } = await gateway(t, {
+        tools: (stub) => [quickWeather(stub, { timeoutMs: 300, attemptTimeoutMs: 300 }, { rateLimits: [{ requests: 2, perMs: 60_000 }] })],
+      })
+      assert.equal((await weather({ location: 'Paris' })).result.ok, true)
+      const started = performance.now()
+      const { result } = await weather({ location: 'Tokyo' })
+      const wallMs = performance.now() - started
+      assert.deepEqual(result.error, { code: 'timeout', message: 'get_weather did not finish within its deadline of 300 ms' })
+      assert.ok(wallMs >= 295 && wallMs < 2_000, `at the deadline: ${String(Math.round(wallMs))} ms`)
+      assert.deepEqual(paths(stub), ['/v1/search', '/v1/forecast'])
+    })
+  })
+
   describe('when Open-Meteo fails', () => {
     it('retries a 503 and answers from the second attempt', async (t) => {
       const { stub, weather } = await gateway(t)
@@ -244,13 +350,13 @@ describe('get_weather', () => {
       assert.equal(result.attempts, 3)
     })
 
-    it('retries a failed forecast from the start, geocoding again', async (t) => {
+    it('retries a failed forecast from the start, the place it found already remembered', async (t) => {
       const { stub, weather } = await gateway(t)
       stub.failNext('unavailable', 1, '/v1/forecast')
       const { result } = await weather({ location: 'Tokyo' })
       assert.equal(result.ok, true)
       assert.equal(result.attempts, 2)
-      assert.deepEqual(paths(stub), ['/v1/search', '/v1/forecast', '/v1/search', '/v1/forecast'])
+      assert.deepEqual(paths(stub), ['/v1/search', '/v1/forecast', '/v1/forecast'])
     })
 
     it('gives up after its two retries, saying which service is unavailable', async (t) => {
@@ -259,7 +365,7 @@ describe('get_weather', () => {
       const { result } = await weather({ location: 'Paris' })
       assert.deepEqual(result.error, { code: 'tool_error', message: 'the Open-Meteo forecast API is unavailable (HTTP 503)' })
       assert.equal(result.attempts, 3)
-      assert.equal(stub.requests.length, 6)
+      assert.deepEqual(paths(stub), ['/v1/search', '/v1/forecast', '/v1/forecast', '/v1/forecast'])
     })
 
     it('does not retry a 400, and passes on the reason Open-Meteo gave', async (t) => {
@@ -313,7 +419,7 @@ describe('get_weather', () => {
       assert.equal(result.ok, true)
       assert.equal(result.attempts, 2)
       assert.equal(output.current.conditions, 'overcast')
-      assert.deepEqual(paths(stub), ['/v1/search', '/v1/forecast', '/v1/search', '/v1/forecast'])
+      assert.deepEqual(paths(stub), ['/v1/search', '/v1/forecast', '/v1/forecast'])
     })
 
     it('answers timeout when every attempt hangs past its own timeout, after its two retries', async (t) => {

@@ -1,0 +1,293 @@
+// Section g of `npm run bench`: the server's own CPU time per request, next to a bare Fastify
+// echo of the same body, in four configurations. Each server runs in its own process, logging to
+// a pipe that is drained (so that logging costs what it costs); its CPU time (utime + stime) is
+// read from /proc/<pid>/stat before and after each load round. Rounds alternate, echo then
+// toolgate, so that both see the same moments of a machine that may be busy; each figure is the
+// median of the rounds, and each ratio the median of the rounds' own ratios.
+//
+// Alone: `npm run bench -- --only cpu` (prints the table, writes cpu.md and cpu.json into
+// bench/results/local/). bench/run.ts runs it with --json: progress on stderr, one JSON line on
+// stdout. Env: BENCH_CPU_SECONDS (per round; default 5, 2 with BENCH_QUICK=1), BENCH_CPU_ROUNDS (3).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { setTimeout as delay } from 'node:timers/promises'
+import { localDir, writeResults } from './lib/output.ts'
+import { median, round } from './lib/stats.ts'
+
+const benchDir = new URL('./', import.meta.url)
+const node = process.execPath
+const quick = process.env.BENCH_QUICK === '1'
+/** autocannon's connections in every round, as in section c. */
+export const cpuConnections = 16
+const apiKey = 'bench-key-0123456789abcdef'
+
+export interface CpuRow {
+  /** What the configuration is, as the table says it. */
+  label: string
+  rounds: number
+  seconds: number
+  toolgate: { cpuUsPerRequest: number; requestsPerSecond: number }
+  echo: { cpuUsPerRequest: number; requestsPerSecond: number }
+  /** Median of the rounds' toolgate / echo ratios. */
+  cpuRatio: number
+  requestsPerSecondRatio: number
+  /** Responses that were not 200, failed connections and bodies that failed the check, summed over the toolgate rounds. */
+  failures: number
+}
+
+interface Configuration {
+  label: string
+  env: Record<string, string>
+  body: string
+  /** Sent with every request, and with the metrics scrapes. */
+  authorization?: string
+  /** GET /metrics once a second while toolgate is under load. */
+  scrapeMetrics?: boolean
+}
+
+const message = (calls: Array<[name: string, args: object]>) =>
+  JSON.stringify({
+    role: 'assistant',
+    content: null,
+    tool_calls: calls.map(([name, args], index) => ({
+      id: `call_${String(index)}`,
+      type: 'function',
+      function: { name, arguments: JSON.stringify(args) },
+    })),
+  })
+
+const clockBody = message([
+  ['get_time', { timezone: 'Asia/Tokyo' }],
+  ['get_date', { timezone: 'Asia/Tokyo' }],
+  ['get_time', { timezone: 'Europe/Paris' }],
+])
+const noopBody = message([
+  ['noop_a', { a: 'x' }],
+  ['noop_b', { a: 'x' }],
+  ['noop_c', { a: 'x' }],
+])
+
+const configurations: Configuration[] = [
+  { label: 'default (LOG_LEVEL=info, metrics; get_time, get_date, get_time)', env: { LOG_LEVEL: 'info' }, body: clockBody },
+  { label: 'LOG_LEVEL=warn (same batch)', env: { LOG_LEVEL: 'warn' }, body: clockBody },
+  { label: 'three synchronous no-op tools (LOG_LEVEL=info)', env: { LOG_LEVEL: 'info' }, body: noopBody },
+  {
+    label: 'API keys + rate limit (10,000,000/min, none refused) + a metrics scrape every second',
+    env: { LOG_LEVEL: 'info', TOOLGATE_API_KEYS: apiKey, TOOLGATE_RATE_LIMIT_PER_MINUTE: '10000000' },
+    body: clockBody,
+    authorization: `Bearer ${apiKey}`,
+    scrapeMetrics: true,
+  },
+]
+
+/** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ; 100 on Linux, asked of getconf when it can answer). */
+const ticksPerSecond = (() => {
+  const answer = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' })
+  const ticks = Number(answer.stdout.trim())
+  return answer.status === 0 && Number.isInteger(ticks) && ticks > 0 ? ticks : 100
+})()
+
+/** CPU time the process has used, user and system, in µs, from /proc/<pid>/stat. */
+export function processCpuUs(pid: number): number {
+  const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8')
+  // Fields after the command name (in parentheses, which may hold spaces): state is field 3, utime 14, stime 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return ((Number(fields[11]) + Number(fields[12])) / ticksPerSecond) * 1e6
+}
+
+interface LoadResult {
+  requestsPerSecond: number
+  total: number
+  non2xx: number
+  errors: number
+  mismatched: number
+}
+
+const children: ChildProcess[] = []
+
+/** Starts a child process; resolves once `ready` matches a line of its stdout (the child and that line). */
+async function start(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; line: string }> {
+  const child = spawn(node, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
+  children.push(child)
+  const lines = createInterface({ input: child.stdout })
+  for await (const line of lines) {
+    if (ready.test(line)) {
+      // Keep draining its output (the server's logs): a real destination, never a full pipe.
+      child.stdout.resume()
+      lines.close()
+      return { child, line }
+    }
+  }
+  throw new Error(`${args.join(' ')} exited before it was ready`)
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  const running = () => child.exitCode === null && child.signalCode === null
+  if (!running()) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  await Promise.race([exited, delay(2_000)])
+  if (running()) child.kill('SIGKILL')
+}
+
+interface Server {
+  child: ChildProcess
+  pid: number
+  url: string
+}
+
+async function startServer(script: string, env: Record<string, string>, ready: RegExp): Promise<Server> {
+  const { child, line } = await start([new URL(script, benchDir).pathname], { ...env, PORT: '0' }, ready)
+  const url = /(http:\/\/127\.0\.0\.1:\d+)/.exec(line)?.[1]
+  if (url === undefined || child.pid === undefined) throw new Error(`${script} did not say where it listens`)
+  return { child, pid: child.pid, url }
+}
+
+/** One autocannon run in its own process; the server's CPU time over it, per request. */
+async function loadRound(
+  server: Server,
+  path: string,
+  bodyFile: string,
+  check: 'execute' | 'echo',
+  seconds: number,
+  options: { authorization?: string; scrapeMetrics?: boolean } = {},
+): Promise<LoadResult & { cpuUsPerRequest: number }> {
+  const headers: Record<string, string> = options.authorization === undefined ? {} : { authorization: options.authorization }
+  const scrapes: Array<Promise<unknown>> = []
+  const scraper = options.scrapeMetrics
+    ? setInterval(() => {
+        scrapes.push(
+          fetch(`${server.url}/metrics`, { headers }).then(async (response) => {
+            await response.text()
+            if (response.status !== 200) throw new Error(`GET /metrics: HTTP ${String(response.status)}`)
+          }),
+        )
+      }, 1_000)
+    : undefined
+  const before = processCpuUs(server.pid)
+  const { child, line } = await start(
+    [new URL('./load.ts', benchDir).pathname, `${server.url}${path}`, bodyFile, check, String(cpuConnections), String(seconds)],
+    options.authorization === undefined ? {} : { BENCH_AUTHORIZATION: options.authorization },
+    /^\{/,
+  )
+  const cpuUs = processCpuUs(server.pid) - before
+  clearInterval(scraper)
+  await Promise.all(scrapes)
+  await stop(child)
+  const result = JSON.parse(line) as LoadResult
+  if (result.non2xx + result.errors + result.mismatched > 0) {
+    process.stderr.write(
+      `  ! ${server.url}${path}: ${String(result.non2xx)} non-2xx, ${String(result.errors)} errors, ${String(result.mismatched)} bodies that failed the check, of ${String(result.total)}\n`,
+    )
+  }
+  return { ...result, cpuUsPerRequest: result.total > 0 ? cpuUs / result.total : Number.NaN }
+}
+
+/** Runs every configuration: warm-up, then `rounds` rounds of echo and toolgate in turn. */
+export async function cpuSection(options: { seconds?: number; rounds?: number; log?: (line: string) => void } = {}): Promise<CpuRow[]> {
+  const seconds = options.seconds ?? Number(process.env.BENCH_CPU_SECONDS ?? (quick ? 2 : 5))
+  const rounds = options.rounds ?? Number(process.env.BENCH_CPU_ROUNDS ?? 3)
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`))
+  const warmupSeconds = Math.min(1, seconds)
+  // The same bare route as section c, logging at info as it does there, for every configuration.
+  const echo = await startServer('echo.ts', { LOG_LEVEL: 'info' }, /Server listening at/)
+  const rows: CpuRow[] = []
+  try {
+    for (const configuration of configurations) {
+      const bodyFile = join(tmpdir(), `toolgate-bench-cpu-${String(process.pid)}-${String(rows.length)}.json`)
+      await writeFile(bodyFile, configuration.body)
+      const gateway = await startServer('gateway.ts', configuration.env, /bench gateway listening at/)
+      try {
+        const asked = { authorization: configuration.authorization, scrapeMetrics: configuration.scrapeMetrics }
+        await loadRound(echo, '/echo', bodyFile, 'echo', warmupSeconds)
+        await loadRound(gateway, '/execute', bodyFile, 'execute', warmupSeconds, asked)
+        const echoRounds: Array<Awaited<ReturnType<typeof loadRound>>> = []
+        const toolgateRounds: Array<Awaited<ReturnType<typeof loadRound>>> = []
+        for (let round = 0; round < rounds; round++) {
+          echoRounds.push(await loadRound(echo, '/echo', bodyFile, 'echo', seconds))
+          toolgateRounds.push(await loadRound(gateway, '/execute', bodyFile, 'execute', seconds, asked))
+        }
+        const ratios = (key: 'cpuUsPerRequest' | 'requestsPerSecond') =>
+          median(toolgateRounds.map((result, index) => result[key] / (echoRounds[index]?.[key] ?? Number.NaN)))
+        const summary = (results: typeof echoRounds) => ({
+          cpuUsPerRequest: round(median(results.map((result) => result.cpuUsPerRequest))),
+          requestsPerSecond: round(median(results.map((result) => result.requestsPerSecond)), 0),
+        })
+        const row: CpuRow = {
+          label: configuration.label,
+          rounds,
+          seconds,
+          toolgate: summary(toolgateRounds),
+          echo: summary(echoRounds),
+          cpuRatio: round(ratios('cpuUsPerRequest'), 2),
+          requestsPerSecondRatio: round(ratios('requestsPerSecond'), 2),
+          failures: toolgateRounds.reduce((sum, result) => sum + result.non2xx + result.errors + result.mismatched, 0),
+        }
+        rows.push(row)
+        log(
+          `  ${row.label}: toolgate ${String(row.toolgate.cpuUsPerRequest)} µs CPU/request, ${String(row.toolgate.requestsPerSecond)} req/s; echo ${String(row.echo.cpuUsPerRequest)} µs, ${String(row.echo.requestsPerSecond)} req/s; ${String(row.cpuRatio)}x CPU, ${String(row.requestsPerSecondRatio)}x req/s${row.failures > 0 ? `; ! ${String(row.failures)} failed requests` : ''}`,
+        )
+      } finally {
+        await stop(gateway.child)
+      }
+    }
+  } finally {
+    await stop(echo.child)
+  }
+  return rows
+}
+
+/** The section's table, in latest.md's format. */
+export function cpuTable(rows: CpuRow[]): string[] {
+  const first = rows[0]
+  if (first === undefined) return []
+  return [
+    `**g. Server CPU per request** (batch of three calls; autocannon, ${String(cpuConnections)} connections, ${String(first.seconds)} s a round; a bare Fastify echo of the same body loaded in alternate rounds, ${String(first.rounds)} rounds, medians; CPU time (user + system) of each server's own process; ratios are toolgate / echo of the same rounds):`,
+    '',
+    '| configuration | toolgate CPU µs/request | echo CPU µs/request | CPU ratio | toolgate req/s | echo req/s | req/s ratio | toolgate requests failed |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map(
+      (row) =>
+        `| ${row.label} | ${String(row.toolgate.cpuUsPerRequest)} | ${String(row.echo.cpuUsPerRequest)} | ${String(row.cpuRatio)}x | ${String(row.toolgate.requestsPerSecond)} | ${String(row.echo.requestsPerSecond)} | ${String(row.requestsPerSecondRatio)}x | ${String(row.failures)} |`,
+    ),
+    '',
+  ]
+}
+
+async function main(): Promise<void> {
+  const json = process.argv.includes('--json')
+  const say = (line: string) => (json ? process.stderr : process.stdout).write(`${line}\n`)
+  const stopAll = () => {
+    for (const child of children) child.kill('SIGTERM')
+  }
+  process.on('SIGTERM', () => {
+    stopAll()
+    process.exit(143)
+  })
+  try {
+    say(`g. server CPU per request (autocannon, ${String(cpuConnections)} connections; echo and toolgate in alternate rounds)`)
+    const rows = await cpuSection({ log: say })
+    if (json) {
+      process.stdout.write(`${JSON.stringify(rows)}\n`)
+      return
+    }
+    const table = cpuTable(rows)
+    say(`\n${table.join('\n')}`)
+    const written = await writeResults(localDir, {
+      'cpu.json': `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rows }, null, 2)}\n`,
+      'cpu.md': `Measured ${new Date().toISOString().slice(0, 10)}, Node ${process.version}.\n\n${table.join('\n')}\n`,
+    })
+    say(`wrote ${written.join(', ')}`)
+  } catch (error) {
+    process.exitCode = 1
+    say(`cpu benchmark failed: ${error instanceof Error ? error.message : String(error)}`)
+  } finally {
+    stopAll()
+  }
+}
+
+if (import.meta.main) await main()
