@@ -74,7 +74,7 @@ const noopBody = message([
 const configurations: Configuration[] = [
   { label: 'default (LOG_LEVEL=info, metrics; get_time, get_date, get_time)', env: { LOG_LEVEL: 'info' }, body: clockBody },
   { label: 'LOG_LEVEL=warn (same batch)', env: { LOG_LEVEL: 'warn' }, body: clockBody },
-  { label: 'three synchronous no-op tools (LOG_LEVEL=info)', env: { LOG_LEVEL: 'info' }, body: noopBody },
+  { label: 'three synchronous no-op tools (LOG_LEVEL=warn)', env: { LOG_LEVEL: 'warn' }, body: noopBody },
   {
     label: 'API keys + rate limit (10,000,000/min, none refused) + a metrics scrape every second',
     env: { LOG_LEVEL: 'info', TOOLGATE_API_KEYS: apiKey, TOOLGATE_RATE_LIMIT_PER_MINUTE: '10000000' },
@@ -193,13 +193,13 @@ export async function cpuSection(options: { seconds?: number; rounds?: number; l
   const rounds = options.rounds ?? Number(process.env.BENCH_CPU_ROUNDS ?? 3)
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`))
   const warmupSeconds = Math.min(1, seconds)
-  // The same bare route as section c, logging at info as it does there, for every configuration.
-  const echo = await startServer('echo.ts', { LOG_LEVEL: 'info' }, /Server listening at/)
   const rows: CpuRow[] = []
   try {
     for (const configuration of configurations) {
       const bodyFile = join(tmpdir(), `toolgate-bench-cpu-${String(process.pid)}-${String(rows.length)}.json`)
       await writeFile(bodyFile, configuration.body)
+      // The same bare route as section c, logging at the configuration's level (Fastify's two request lines at info).
+      const echo = await startServer('echo.ts', { LOG_LEVEL: configuration.env.LOG_LEVEL ?? 'info' }, /bench echo listening at/)
       const gateway = await startServer('gateway.ts', configuration.env, /bench gateway listening at/)
       try {
         const asked = { authorization: configuration.authorization, scrapeMetrics: configuration.scrapeMetrics }
@@ -233,10 +233,11 @@ export async function cpuSection(options: { seconds?: number; rounds?: number; l
         )
       } finally {
         await stop(gateway.child)
+        await stop(echo.child)
       }
     }
   } finally {
-    await stop(echo.child)
+    for (const child of children) await stop(child)
   }
   return rows
 }
