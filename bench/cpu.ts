@@ -8,14 +8,15 @@
 // Alone: `npm run bench -- --only cpu` (prints the table, writes cpu.md and cpu.json into
 // bench/results/local/). bench/run.ts runs it with --json: progress on stderr, one JSON line on
 // stdout. Env: BENCH_CPU_SECONDS (per round; default 5, 2 with BENCH_QUICK=1), BENCH_CPU_ROUNDS (3).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { setTimeout as delay } from 'node:timers/promises'
+import { clockBody, noopBody } from './lib/bodies.ts'
 import { localDir, writeResults } from './lib/output.ts'
+import { startChild } from './lib/processes.ts'
 import { median, round } from './lib/stats.ts'
 
 const benchDir = new URL('./', import.meta.url)
@@ -48,28 +49,6 @@ interface Configuration {
   /** GET /metrics once a second while toolgate is under load. */
   scrapeMetrics?: boolean
 }
-
-const message = (calls: Array<[name: string, args: object]>) =>
-  JSON.stringify({
-    role: 'assistant',
-    content: null,
-    tool_calls: calls.map(([name, args], index) => ({
-      id: `call_${String(index)}`,
-      type: 'function',
-      function: { name, arguments: JSON.stringify(args) },
-    })),
-  })
-
-const clockBody = message([
-  ['get_time', { timezone: 'Asia/Tokyo' }],
-  ['get_date', { timezone: 'Asia/Tokyo' }],
-  ['get_time', { timezone: 'Europe/Paris' }],
-])
-const noopBody = message([
-  ['noop_a', { a: 'x' }],
-  ['noop_b', { a: 'x' }],
-  ['noop_c', { a: 'x' }],
-])
 
 const configurations: Configuration[] = [
   { label: 'default (LOG_LEVEL=info, metrics; get_time, get_date, get_time)', env: { LOG_LEVEL: 'info' }, body: clockBody },
@@ -109,20 +88,8 @@ interface LoadResult {
 
 const children: ChildProcess[] = []
 
-/** Starts a child process; resolves once `ready` matches a line of its stdout (the child and that line). */
 async function start(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(node, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
-  children.push(child)
-  const lines = createInterface({ input: child.stdout })
-  for await (const line of lines) {
-    if (ready.test(line)) {
-      // Keep draining its output (the server's logs): a real destination, never a full pipe.
-      child.stdout.resume()
-      lines.close()
-      return { child, line }
-    }
-  }
-  throw new Error(`${args.join(' ')} exited before it was ready`)
+  return startChild(children, node, args, env, ready)
 }
 
 async function stop(child: ChildProcess): Promise<void> {

@@ -4,16 +4,17 @@
 // prints where. `npm run bench -- --record` writes them into bench/results/ instead: the committed
 // figures the README's Performance section is copied from (a quick run, BENCH_QUICK=1, is not
 // recorded). `npm run bench -- --only cpu` runs section g (server CPU per request, bench/cpu.ts) alone.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { availableParallelism, cpus, platform, release, tmpdir, totalmem } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { setTimeout as delay } from 'node:timers/promises'
 import type { ExecuteReply } from '../src/batch/format-reply.ts'
 import { cpuConnections, cpuTable, type CpuRow } from './cpu.ts'
+import { clockBody, message, noopBody } from './lib/bodies.ts'
 import { lineChartSvg } from './lib/chart.ts'
+import { startChild } from './lib/processes.ts'
 import { benchOutput, usage, writeResults, type BenchOutput } from './lib/output.ts'
 import { median, p95, round } from './lib/stats.ts'
 
@@ -46,18 +47,7 @@ function log(line = ''): void {
 
 /** Starts a child process; resolves once `ready` matches a line of its stdout (that line is returned). */
 async function start(command: string, args: string[], env: Record<string, string>, ready: RegExp): Promise<string> {
-  const child = spawn(command, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] })
-  children.push(child)
-  const lines = createInterface({ input: child.stdout })
-  for await (const line of lines) {
-    if (ready.test(line)) {
-      // Keep draining its output (logs) so that the child never blocks on a full pipe.
-      child.stdout.resume()
-      lines.close()
-      return line
-    }
-  }
-  throw new Error(`${command} ${args.join(' ')} exited before it was ready`)
+  return (await startChild(children, command, args, env, ready)).line
 }
 
 /** Starts a Fastify server script on a free port; its base URL, read from its "Server listening at" log line. */
@@ -94,18 +84,6 @@ async function batchTimes(gateway: string, body: string, mode: 'parallel' | 'seq
 /** Wall time at the client of `runs` batches (after `warmup` more), in one mode. */
 async function wallTimes(gateway: string, body: string, mode: 'parallel' | 'sequential', runs: number, warmup = 2): Promise<number[]> {
   return (await batchTimes(gateway, body, mode, runs, warmup)).client
-}
-
-function message(calls: Array<[name: string, args: object]>): string {
-  return JSON.stringify({
-    role: 'assistant',
-    content: null,
-    tool_calls: calls.map(([name, args], index) => ({
-      id: `call_${String(index)}`,
-      type: 'function',
-      function: { name, arguments: JSON.stringify(args) },
-    })),
-  })
 }
 
 interface ScalingRow {
@@ -239,16 +217,6 @@ try {
   // c. Throughput against a bare Fastify route echoing the same body; d. the Python baseline.
   log(`\nc. throughput (autocannon, ${String(connections)} connections, ${String(loadSeconds)} s each, bodies checked)`)
   const echo = await startServer('echo.ts', {})
-  const noopBody = message([
-    ['noop_a', { a: 'x' }],
-    ['noop_b', { a: 'x' }],
-    ['noop_c', { a: 'x' }],
-  ])
-  const clockBody = message([
-    ['get_time', { timezone: 'Asia/Tokyo' }],
-    ['get_date', { timezone: 'Asia/Tokyo' }],
-    ['get_time', { timezone: 'Europe/Paris' }],
-  ])
   const sectionC = {
     noop: { toolgate: await load(`${gateway}/execute`, noopBody, 'execute'), bareFastify: await load(`${echo}/echo`, noopBody, 'echo') },
     builtinClock: {
