@@ -46,7 +46,10 @@ export class AccessLog extends LogController {
     const remoteAddress = request.ip
     const remotePort = socket.remotePort
     answering.set(socket, response)
-    request.log.debug({ method: request.method, url: clipped(request.url, maxLoggedUrlChars) }, 'incoming request')
+    // Its fields are made only when the line is written: at info and above this runs on every request for nothing.
+    if (request.log.level === 'debug' || request.log.level === 'trace') {
+      request.log.debug({ method: request.method, url: clipped(request.url, maxLoggedUrlChars) }, 'incoming request')
+    }
     // 'close' comes once for every response: after 'finish', or when the connection closed first.
     response.once('close', () => {
       if (answering.get(socket) === response) answering.delete(socket)

@@ -114,6 +114,19 @@ async function podMemory(): Promise<PodMemory> {
   return { env, limitMiB: Number(limit[1]), statedPeakMiB: Number(stated[1]) }
 }
 
+/** Capacity: what a closed loop of 24 clients gets through in 5 s, in batches a second, with its tally. */
+async function measureCapacity(base: string): Promise<{ measured: LoadTally; capacity: number }> {
+  const measured = new LoadTally()
+  const seconds = 5
+  await closedLoop({
+    workers: 24,
+    seconds,
+    next: batchOf,
+    send: (batch, index) => sendBatch(base, batch, `cap-${String(index)}`, measured),
+  })
+  return { measured, capacity: measured.admitted / seconds }
+}
+
 describe('under load', () => {
   it(`holds an open loop at twice its capacity for ${String(loadSeconds)} s, then a ${String(soakSeconds)} s soak without growing`, async (t) => {
     const server = await gateway(t)
@@ -127,15 +140,7 @@ describe('under load', () => {
       next: batchOf,
       send: (batch, index) => sendBatch(server.base, batch, `warm-${String(index)}`, warm),
     })
-    const measured = new LoadTally()
-    const capacitySeconds = 5
-    await closedLoop({
-      workers: 24,
-      seconds: capacitySeconds,
-      next: batchOf,
-      send: (batch, index) => sendBatch(server.base, batch, `cap-${String(index)}`, measured),
-    })
-    const capacity = measured.admitted / capacitySeconds
+    const { measured, capacity } = await measureCapacity(server.base)
     assert.ok(capacity > 10, `capacity ${String(capacity)} batches/s`)
 
     // Overload: an open loop at twice that.
@@ -278,14 +283,7 @@ describe('under load', () => {
     const pod = await podMemory()
     const server = await gateway(t, pod.env)
     const pid = server.child.pid ?? 0
-    const measured = new LoadTally()
-    await closedLoop({
-      workers: 24,
-      seconds: 5,
-      next: batchOf,
-      send: (batch, index) => sendBatch(server.base, batch, `cap-${String(index)}`, measured),
-    })
-    const capacity = measured.admitted / 5
+    const { capacity } = await measureCapacity(server.base)
     const overload = new LoadTally()
     await openLoop({
       rate: 2 * capacity,
