@@ -12,6 +12,11 @@ export const callErrorCodes = {
   forbidden_tool: 'The tool exists, but the API key of the request may not call it; the message lists the tools it may call.',
   invalid_result: 'The tool returned a value that cannot be serialized as JSON (a cycle, a BigInt, a function).',
   internal_error: 'The gateway itself failed on this call; the other calls are unaffected.',
+  pending:
+    'The call is still running: the batch was answered at its Prefer: wait deadline. Its result will be at the Location the reply names (GET /executions/<id>).',
+  outcome_unknown:
+    'The call was running in a replica that died before recording how it ended: its effect may or may not have happened. It is not run again (its tool is not marked idempotent); check before retrying it.',
+  state_unavailable: 'The shared state (Redis) failed while this keyed call was being recorded; it did not run.',
 } as const satisfies Record<string, string>
 
 export type CallErrorCode = keyof typeof callErrorCodes
@@ -95,6 +100,28 @@ export const requestErrorCodes = {
   queue_full: {
     status: 503,
     description: 'Admitting the calls would exceed TOOLGATE_MAX_QUEUED_CALLS; nothing ran. Retry after `Retry-After` seconds.',
+  },
+  invalid_idempotency_key: {
+    status: 400,
+    description: 'The Idempotency-Key header is empty, longer than 255 characters, or holds characters other than printable ASCII.',
+  },
+  idempotency_key_reused: {
+    status: 422,
+    description: 'The Idempotency-Key was used before (by the same caller, within TOOLGATE_IDEMPOTENCY_TTL_SECONDS) with other calls.',
+  },
+  execution_in_progress: {
+    status: 409,
+    description:
+      'The batch of this Idempotency-Key is still running and the request asked not to wait (Prefer: wait=0); retry after `Retry-After` seconds.',
+  },
+  execution_not_found: {
+    status: 404,
+    description: 'No batch with this id, or not one the caller started, or its record expired (TOOLGATE_IDEMPOTENCY_TTL_SECONDS).',
+  },
+  state_unavailable: {
+    status: 503,
+    description:
+      'The shared state (TOOLGATE_REDIS_URL) is unreachable: a keyed or deferred batch is never run without its guarantee (nor, with TOOLGATE_REDIS_DOWN_POLICY=refuse, any batch). Retry after `Retry-After` seconds.',
   },
   internal_error: { status: 500, description: 'An unexpected failure; details are in the log, not in the reply.' },
 } as const satisfies Record<string, { status: number; description: string }>

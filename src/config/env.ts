@@ -130,6 +130,42 @@ export const envSchema = z.object({
     .min(minKeyChars, keyLengthRule)
     .optional()
     .describe('Enables POST /admin/reload for requests bearing it (Authorization: Bearer ...); unset: no admin route.'),
+  TOOLGATE_REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional()
+    .describe(
+      'Redis or Valkey (redis://[user:password@]host:port[/db]) holding the state replicas share: idempotency records, call outcomes, late results and rate-limit counts. Unset: all of it in memory, per process.',
+    ),
+  TOOLGATE_REDIS_PREFIX: z
+    .string()
+    .min(1)
+    .max(64)
+    .default('toolgate:')
+    .describe('Prefix of every Redis key toolgate writes, so that several deployments can share one Redis.'),
+  TOOLGATE_REDIS_DOWN_POLICY: z
+    .enum(['run', 'refuse'])
+    .default('run')
+    .describe(
+      'What a request without Idempotency-Key gets while Redis is unreachable: run (its calls run, rate limits are not counted) or refuse (503 state_unavailable). Keyed requests are always refused then.',
+    ),
+  TOOLGATE_IDEMPOTENCY_TTL_SECONDS: integer(1, 30 * 86_400)
+    .default(86_400)
+    .describe('How long an Idempotency-Key, its calls\' outcomes and a deferred batch are kept after the batch started.'),
+  TOOLGATE_REPLICA_LEASE_MS: integer(200, 600_000)
+    .default(10_000)
+    .describe(
+      'A replica renews its lease every third of this; a call whose replica let it lapse (it died) is outcome_unknown to a retry, or runs again if its tool is idempotent.',
+    ),
+  TOOLGATE_MAX_WAIT_SECONDS: integer(1, 3_600)
+    .default(300)
+    .describe('The longest Prefer: wait=<seconds> honoured; a request that joins a running keyed batch waits at most this too.'),
+  TOOLGATE_STATE_MAX_ENTRIES: integer(10, 100_000_000)
+    .default(10_000)
+    .describe('Batches the in-memory state keeps (idempotency records and deferred batches); the oldest is forgotten first.'),
+  TOOLGATE_STATE_MAX_BYTES: integer(1_024, Number.MAX_SAFE_INTEGER)
+    .default(64 * 1024 * 1024)
+    .describe("Bytes of call results the in-memory state keeps, all batches together; past it, the oldest batches are forgotten."),
   OTEL_EXPORTER_OTLP_ENDPOINT: z
     .url()
     .optional()
@@ -192,6 +228,14 @@ export const configSchema = envSchema
     rateLimitTrackedCallers: env.TOOLGATE_RATE_LIMIT_TRACKED_CALLERS,
     allowedOrigins: list(env.TOOLGATE_ALLOWED_ORIGINS),
     metricsWithoutKey: env.TOOLGATE_METRICS_WITHOUT_KEY,
+    redisUrl: env.TOOLGATE_REDIS_URL,
+    redisPrefix: env.TOOLGATE_REDIS_PREFIX,
+    redisDownPolicy: env.TOOLGATE_REDIS_DOWN_POLICY,
+    idempotencyTtlSeconds: env.TOOLGATE_IDEMPOTENCY_TTL_SECONDS,
+    replicaLeaseMs: env.TOOLGATE_REPLICA_LEASE_MS,
+    maxWaitSeconds: env.TOOLGATE_MAX_WAIT_SECONDS,
+    stateMaxEntries: env.TOOLGATE_STATE_MAX_ENTRIES,
+    stateMaxBytes: env.TOOLGATE_STATE_MAX_BYTES,
     otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
     serviceName: env.OTEL_SERVICE_NAME,
     openMeteoGeocodingUrl: env.OPEN_METEO_GEOCODING_URL,
@@ -201,7 +245,7 @@ export const configSchema = envSchema
 export type Config = z.output<typeof configSchema>
 
 /** The variables whose values are secrets: a problem with one names it, never its value. */
-const secretVariables = new Set(['TOOLGATE_API_KEYS', 'TOOLGATE_ADMIN_KEY'])
+const secretVariables = new Set(['TOOLGATE_API_KEYS', 'TOOLGATE_ADMIN_KEY', 'TOOLGATE_REDIS_URL'])
 
 export class ConfigError extends Error {
   override name = 'ConfigError'

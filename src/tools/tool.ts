@@ -11,6 +11,12 @@ export interface ToolContext {
   callId: string
   /** 1 on the first attempt, 2 on the first retry, and so on. */
   attempt: number
+  /**
+   * Set when the batch came with an Idempotency-Key: a key of this call's own, the same on every
+   * retry of the batch, for a tool (or its upstream) that de-duplicates. HTTP tools send it as
+   * `Idempotency-Key`, MCP tools in `_meta`.
+   */
+  idempotencyKey?: string | undefined
 }
 
 /**
@@ -34,6 +40,14 @@ export interface Tool<Input extends z.ZodType = z.ZodType, Output = unknown> {
   retries?: number
   /** Calls of this tool running at once, across all requests. @default unlimited (the server-wide bound applies) */
   concurrency?: number
+  /**
+   * Running it twice with the same arguments has the effect of running it once. A keyed call of
+   * such a tool that was running in a replica that died runs again on retry; any other is answered
+   * outcome_unknown. @default false
+   */
+  idempotent?: boolean
+  /** It changes nothing (a lookup); implies idempotent. @default false */
+  readOnly?: boolean
 }
 
 /** Identity function that lets TypeScript infer `execute`'s argument type from the schema. */
