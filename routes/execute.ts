@@ -2,6 +2,8 @@ import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { executeReplySchema, validateReplySchema } from '../src/batch/format-reply.ts'
 import { runBatch } from '../src/batch/run-batch.ts'
+import { RequestError } from '../src/errors.ts'
+import { idempotencyKeyOf, preferencesOf } from '../src/executions/request-headers.ts'
 import { abortOnDisconnect } from '../src/http/abort-on-disconnect.ts'
 import { errorReplySchema } from '../src/http/error-reply.ts'
 import { observeBatch } from '../src/http/observe-batch.ts'
@@ -28,15 +30,34 @@ const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
             .optional()
             .describe("The provider the payload must come from; by default it is told by the payload's shape."),
         }),
+        headers: z.looseObject({
+          'idempotency-key': z
+            .string()
+            .optional()
+            .describe(
+              'Runs each call at most once across retries (and replicas sharing Redis): a retry with the same key and calls gets the recorded answers (Idempotent-Replayed: true), or joins the batch still running. Scoped to the API key; kept TOOLGATE_IDEMPOTENCY_TTL_SECONDS. A client that disconnects does not cancel a keyed batch.',
+            ),
+          prefer: z
+            .string()
+            .optional()
+            .describe(
+              'wait=<seconds>: answer by then with the calls still running marked pending, and Location: /executions/<id> for the rest. respond-async: 202 at once, with Location.',
+            ),
+        }),
         body: payloadSchema,
         response: {
           200: z.union([executeReplySchema, validateReplySchema]),
+          202: executeReplySchema.describe(
+            'Prefer: respond-async: the batch runs; every call is pending here, and GET Location answers it.',
+          ),
           400: errorReplySchema,
           401: errorReplySchema,
           403: errorReplySchema,
           408: errorReplySchema,
+          409: errorReplySchema,
           413: errorReplySchema,
           415: errorReplySchema,
+          422: errorReplySchema,
           429: errorReplySchema,
           503: errorReplySchema,
         },
@@ -50,6 +71,50 @@ const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
     async (request, reply) => {
       const { mode, format } = request.query
       const stream = mode === 'validate' ? undefined : streamKindFor(request.headers.accept)
+      const key = idempotencyKeyOf(request.headers['idempotency-key'])
+      const prefer = preferencesOf(request.headers.prefer)
+      if (mode !== 'validate' && (key !== undefined || prefer.respondAsync || prefer.waitSeconds !== undefined)) {
+        if (stream !== undefined) {
+          throw new RequestError(
+            'bad_request',
+            'A batch with Idempotency-Key or Prefer: wait / respond-async is answered as JSON (so that it can be replayed and read later); ask without Accept: application/x-ndjson or text/event-stream.',
+            { path: 'headers.accept' },
+          )
+        }
+        const maxWaitMs = app.config.maxWaitSeconds * 1000
+        const waitMs = prefer.respondAsync
+          ? 0
+          : Math.min(maxWaitMs, prefer.waitSeconds === undefined ? maxWaitMs : prefer.waitSeconds * 1000)
+        const answer = await app.executions.run({
+          payload: request.body,
+          format,
+          mode,
+          owner: request.caller?.name ?? 'anonymous',
+          key,
+          waitMs,
+          allowedTools: request.caller?.tools,
+          log: request.log,
+          observer: observeBatch(app, request, reply, request.body, undefined),
+        })
+        reply.header('toolgate-execution-id', answer.execution.id)
+        if (answer.replayed) reply.header('idempotent-replayed', 'true')
+        if (prefer.respondAsync) reply.header('preference-applied', 'respond-async')
+        else if (prefer.waitSeconds !== undefined) reply.header('preference-applied', `wait=${String(Math.round(waitMs / 1000))}`)
+        if (!answer.finished) {
+          reply.header('location', `/executions/${answer.execution.id}`)
+          if (prefer.respondAsync) reply.code(202)
+        }
+        return answer.reply
+      }
+      if (mode !== 'validate' && app.config.redisDownPolicy === 'refuse' && !app.executions.store.up) {
+        throw new RequestError(
+          'state_unavailable',
+          'Redis (TOOLGATE_REDIS_URL) is unreachable, and TOOLGATE_REDIS_DOWN_POLICY=refuse: nothing ran.',
+          {
+            retryAfterSeconds: 1,
+          },
+        )
+      }
       const disconnect = abortOnDisconnect(request, reply)
       try {
         const answer = await runBatch(app.executor, {

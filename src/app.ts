@@ -10,6 +10,7 @@ import { createErrorHandler, notFound } from './http/error-handler.ts'
 import { openapiDocument } from './http/openapi.ts'
 import { overloadProtection } from './http/overload.ts'
 import { configPlugin } from './http/plugins/config.ts'
+import { executionsPlugin } from './http/plugins/executions.ts'
 import { executorPlugin } from './http/plugins/executor.ts'
 import { keyRingPlugin } from './http/plugins/key-ring.ts'
 import { observabilityPlugin } from './http/plugins/observability.ts'
@@ -68,6 +69,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   await app.register(keyRingPlugin)
   await app.register(toolSourcesPlugin, { tools: options.tools })
   await app.register(executorPlugin, { random: options.random })
+  await app.register(executionsPlugin)
   await app.register(reloadPlugin)
 
   // The hooks, in the order a request meets them: its id first, so that every reply carries it.

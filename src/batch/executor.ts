@@ -25,6 +25,19 @@ export interface BatchOptions {
   allowedTools?: ReadonlySet<string> | undefined
   /** Told of each call as it starts and is answered, and of the batch's end (call log, metrics, tracing, a stream). */
   observer?: BatchObserver | undefined
+  /** A keyed batch's record of its calls: each call's key, and its start written before its tool first runs. */
+  journal?: CallJournal | undefined
+}
+
+/**
+ * What a batch run under an Idempotency-Key adds to each call (by its index in the batch): the key
+ * its tool may send downstream, and a record that the call started, written before the tool's
+ * first attempt runs (so that a replica dying after it can never let the call run twice). A
+ * rejected record answers the call with the rejection's CallError, without running it.
+ */
+export interface CallJournal {
+  keyOf(index: number): string
+  started(index: number): Promise<void>
 }
 
 export interface BatchResult {
@@ -42,6 +55,7 @@ class BatchRun implements ScopeSource {
   readonly tools: ToolSet
   readonly log: Logger
   readonly observer: BatchObserver | undefined
+  readonly journal: CallJournal | undefined
   readonly #signal: AbortSignal | undefined
   readonly #shutdownReason: () => CallError | undefined
   readonly #batches: Set<CancelScope>
@@ -51,6 +65,7 @@ class BatchRun implements ScopeSource {
     this.tools = tools
     this.log = options.log
     this.observer = options.observer
+    this.journal = options.journal
     this.#signal = options.signal
     this.#batches = executor.batches
     this.#shutdownReason = executor.shutdownReason
@@ -273,7 +288,13 @@ export class Executor {
     this.#direct++
     let outcome: CallOutcome | Promise<CallOutcome>
     try {
-      outcome = runCall(entry.tool, entry.args, { callId: call.id, parent: run, log: run.log, policy: policyFor(run.tools, entry.tool) })
+      outcome = runCall(journaled(entry.tool, index, run.journal), entry.args, {
+        callId: call.id,
+        parent: run,
+        log: run.log,
+        policy: policyFor(run.tools, entry.tool),
+        idempotencyKey: run.journal?.keyOf(index),
+      })
     } catch (thrown) {
       outcome = this.#schedulingFailed(run, call, thrown)
     } finally {
@@ -329,11 +350,12 @@ export class Executor {
           queuedMs = performance.now() - enqueued
           started = true
           this.#running++
-          result = await runCall(entry.tool, entry.args, {
+          result = await runCall(journaled(entry.tool, index, run.journal), entry.args, {
             callId: call.id,
             parent: run,
             log: run.log,
             policy: policyFor(run.tools, entry.tool),
+            idempotencyKey: run.journal?.keyOf(index),
           })
         } finally {
           // Before the answer goes out, so that the counts are exact when the batch returns.
@@ -404,6 +426,19 @@ function policyFor(tools: ToolSet, tool: Tool): CallPolicy {
 }
 
 type RunnableCall = Extract<PreparedCall, { error?: undefined }>
+
+/** The tool, or for a keyed batch the tool behind its journal: its first attempt runs once the call's start is recorded. */
+function journaled(tool: Tool, index: number, journal: CallJournal | undefined): Tool {
+  if (journal === undefined) return tool
+  let recorded: Promise<void> | undefined
+  return {
+    ...tool,
+    execute: async (args, context) => {
+      await (recorded ??= journal.started(index))
+      return tool.execute(args, context)
+    },
+  }
+}
 
 /** A free slot, and nobody waiting for one. */
 function isFree(queue: PQueue): boolean {

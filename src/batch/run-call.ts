@@ -39,12 +39,17 @@ type AttemptOutcome = { ok: true; output: unknown } | { ok: false; error: CallEr
  * and timer are made when something may wait (the tool returned a promise, a retry backs off) or
  * when the tool asks for its signal, and run from the call's start.
  */
-export function runCall(
-  tool: Tool,
-  args: unknown,
-  options: { callId: string; parent: ScopeSource; log: Logger; policy: CallPolicy },
-): CallOutcome | Promise<CallOutcome> {
+export function runCall(tool: Tool, args: unknown, options: CallOptions): CallOutcome | Promise<CallOutcome> {
   return new CallRun(tool, args, options).run()
+}
+
+interface CallOptions {
+  callId: string
+  parent: ScopeSource
+  log: Logger
+  policy: CallPolicy
+  /** The call's own Idempotency-Key, for a batch that came with one. */
+  idempotencyKey?: string | undefined
 }
 
 /** What comes after an attempt: the call's outcome, or the backoff (ms) before the next attempt. */
@@ -55,6 +60,7 @@ class CallRun {
   readonly tool: Tool
   readonly args: unknown
   readonly callId: string
+  readonly idempotencyKey: string | undefined
   readonly log: Logger
   readonly policy: CallPolicy
   readonly started = performance.now()
@@ -65,10 +71,11 @@ class CallRun {
   #deadline: CancelScope | undefined
   #timer: NodeJS.Timeout | undefined
 
-  constructor(tool: Tool, args: unknown, options: { callId: string; parent: ScopeSource; log: Logger; policy: CallPolicy }) {
+  constructor(tool: Tool, args: unknown, options: CallOptions) {
     this.tool = tool
     this.args = args
     this.callId = options.callId
+    this.idempotencyKey = options.idempotencyKey
     this.log = options.log
     this.policy = options.policy
     this.#parent = options.parent
@@ -195,6 +202,7 @@ function withTiming(fitted: FittedResult, attempts: number, durationMs: number):
  */
 class AttemptContext implements ToolContext {
   readonly callId: string
+  readonly idempotencyKey: string | undefined
   readonly attempt: number
   readonly #call: CallRun
   /** When the attempt started, if it has a timeout of its own. */
@@ -206,6 +214,7 @@ class AttemptContext implements ToolContext {
   constructor(call: CallRun, attempt: number) {
     this.#call = call
     this.callId = call.callId
+    this.idempotencyKey = call.idempotencyKey
     this.attempt = attempt
     this.#startedAt = call.attemptTimeoutMs === undefined || attempt === 1 ? call.started : performance.now()
   }

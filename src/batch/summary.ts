@@ -2,8 +2,10 @@ import { z } from 'zod'
 import type { CallResult } from './call-result.ts'
 
 export const statusSchema = z
-  .enum(['complete', 'partial', 'failed', 'empty'])
-  .describe('complete: every call succeeded; partial: some did; failed: none did; empty: the payload held no calls.')
+  .enum(['complete', 'partial', 'failed', 'empty', 'pending'])
+  .describe(
+    'complete: every call succeeded; partial: some did; failed: none did; empty: the payload held no calls; pending: some calls are still running (a Prefer: wait deadline passed; the rest is at Location).',
+  )
 
 export const errorsSchema = z
   .string()
@@ -31,8 +33,9 @@ export function summarize(results: readonly CallResult[], wallMs: number): Batch
 }
 
 /** The sketch's completeness check: all succeeded, some, none, or there was nothing to run. */
-export function completenessStatus(calls: readonly Pick<CallResult, 'ok'>[]): BatchStatus {
+export function completenessStatus(calls: readonly Pick<CallResult, 'ok' | 'error'>[]): BatchStatus {
   if (calls.length === 0) return 'empty'
+  if (calls.some((call) => call.error?.code === 'pending')) return 'pending'
   const succeeded = calls.filter((call) => call.ok).length
   if (succeeded === calls.length) return 'complete'
   return succeeded === 0 ? 'failed' : 'partial'

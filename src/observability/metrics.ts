@@ -210,6 +210,19 @@ export class Metrics implements BatchObserver {
     }
   }
 
+  /** `toolgate_state_store_up`: whether the shared state answers (always 1 in memory), read when scraped. */
+  watchStateStore(up: () => boolean, kind: string): void {
+    new Gauge({
+      name: 'toolgate_state_store_up',
+      help: 'Whether the state store (idempotency records, call outcomes, late results) answers: 1 or 0.',
+      labelNames: ['store'],
+      registers: [this.registry],
+      collect() {
+        this.set({ store: kind }, up() ? 1 : 0)
+      },
+    })
+  }
+
   callAnswered({ result }: AnsweredCall): void {
     const outcome = result.error?.code ?? 'ok'
     // The model chooses names: one it made up is counted under one label, or every made-up name

@@ -81,6 +81,7 @@ describe('the real server on a loopback port', () => {
       tools: 3,
       calls: { running: 0, waiting: 0, capacity: 64 + 1024, abandoned: 0 },
       mcp: [],
+      state: { store: 'memory', up: true },
     })
   })
 
