@@ -20,11 +20,34 @@ const httpToolSchema = z.strictObject({
     url: z.url({ protocol: /^https?$/ }).describe('Where the validated arguments are POSTed as JSON.'),
     headers: z.record(z.string(), z.string()).optional().describe('Sent with every call; ${VAR} takes a value from the environment.'),
   }),
-  idempotent: z.boolean().default(false).describe('Only idempotent tools are retried on upstream failures.'),
+  idempotent: z
+    .boolean()
+    .default(false)
+    .describe(
+      'Calling it twice with the same arguments does what calling it once does. Only idempotent (or read-only) tools are retried on upstream failures, or run again after a replica died mid-call.',
+    ),
+  readOnly: z.boolean().default(false).describe('It changes nothing (a lookup); implies idempotent.'),
   ...limits,
 })
 
 const serverName = z.string().regex(mcpServerNamePattern, mcpServerNameRule)
+
+/**
+ * For every tool of the server. Each flag, when given (true or false), overrides the tool's own
+ * MCP annotation (idempotentHint, readOnlyHint): annotations are the server's word, which the MCP
+ * specification says not to trust from a server one does not trust, and the operator knows better.
+ * readOnly implies idempotent: `idempotent: false` alone disregards readOnlyHint as well.
+ */
+const mcpFlags = {
+  idempotent: z
+    .boolean()
+    .optional()
+    .describe("Its tools are idempotent, whatever their idempotentHint says; unset, each tool's idempotentHint decides."),
+  readOnly: z
+    .boolean()
+    .optional()
+    .describe("Its tools change nothing (implies idempotent), whatever their readOnlyHint says; unset, each tool's readOnlyHint decides."),
+}
 
 const mcpServerSchema = z.union([
   z
@@ -34,6 +57,7 @@ const mcpServerSchema = z.union([
       args: z.array(z.string()).optional(),
       env: z.record(z.string(), z.string()).optional(),
       cwd: z.string().optional(),
+      ...mcpFlags,
       ...limits,
     })
     .describe('An MCP server started as a process and spoken to over stdio.'),
@@ -42,6 +66,7 @@ const mcpServerSchema = z.union([
       name: serverName,
       url: z.url({ protocol: /^https?$/ }),
       headers: z.record(z.string(), z.string()).optional(),
+      ...mcpFlags,
       ...limits,
     })
     .describe('An MCP server reached over Streamable HTTP.'),

@@ -12,22 +12,29 @@ import { maxQuotedBodyChars } from '../../limits.ts'
 /**
  * A tool behind an HTTP endpoint, declared in the configuration file: the arguments, validated
  * against the declared JSON Schema, are POSTed as JSON to the configured URL (nothing the model
- * writes decides the host). The call id and an idempotency key derived from it travel in headers.
- * `secrets` (values that came from the environment) are struck out of every error message.
+ * writes decides the host). The call id and an idempotency key travel in headers: the call's own
+ * key (`context.idempotencyKey`, the same on every attempt and every retry of a keyed batch) when
+ * the batch came with an Idempotency-Key, otherwise one derived from the tool's name and the call
+ * id. `idempotent` and `readOnly` (which implies it) land on the tool; only such a tool's upstream
+ * failures are retryable. `secrets` (values that came from the environment) are struck out of
+ * every error message.
  */
 export function createHttpTool(config: HttpToolConfig, secrets: readonly string[] = []): Tool {
-  const { name, description, parameters, http, idempotent, ...limits } = config
+  const { name, description, parameters, http, idempotent, readOnly, ...limits } = config
   const service = `${name}'s endpoint`
   const redact = redactor(secrets)
+  const repeatable = idempotent || readOnly
   const fail = (message: string, options: { retryable?: boolean; retryAfterMs?: number } = {}) =>
-    new ToolError(redact(message), { ...options, retryable: idempotent && options.retryable === true })
+    new ToolError(redact(message), { ...options, retryable: repeatable && options.retryable === true })
   return {
     name,
     description,
     parameters,
     inputSchema: z.fromJSONSchema(parameters),
     ...limits,
-    async execute(args, { callId, signal }) {
+    idempotent: repeatable,
+    readOnly,
+    async execute(args, { callId, signal, idempotencyKey }) {
       let response: Response
       try {
         response = await fetch(http.url, {
@@ -39,7 +46,7 @@ export function createHttpTool(config: HttpToolConfig, secrets: readonly string[
             'content-type': 'application/json',
             accept: 'application/json, text/plain',
             'x-toolgate-call-id': callId,
-            'idempotency-key': createHash('sha256').update(`${name}\n${callId}`).digest('base64url').slice(0, 32),
+            'idempotency-key': idempotencyKey ?? createHash('sha256').update(`${name}\n${callId}`).digest('base64url').slice(0, 32),
           },
           body: JSON.stringify(args),
         })

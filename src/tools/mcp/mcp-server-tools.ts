@@ -33,8 +33,11 @@ type CallResult = Awaited<ReturnType<Client['callTool']>>
  * A Streamable HTTP server does not drop a connection: it stops answering, or answers that it does
  * not know the session (it restarted). Either is noticed on a failed call or a broken event stream,
  * and checked with a ping: a forgotten session is replaced by a new one at once, and the failed call
- * made again on it if the tool says it is idempotent or read-only; an unreachable server counts as
- * disconnected until a reconnection succeeds.
+ * made again on it if the tool is idempotent or read-only (see flagsOf); an unreachable server counts
+ * as disconnected until a reconnection succeeds.
+ *
+ * A call of a keyed batch (`context.idempotencyKey`) carries its key in the tools/call request's
+ * `_meta`, as `{ "io.toolgate/idempotency-key": key }`, the same on every attempt.
  */
 export class McpServerTools {
   readonly name: string
@@ -226,44 +229,50 @@ export class McpServerTools {
       cwd: _cwd,
       url: _url,
       headers: _headers,
+      idempotent: _idempotent,
+      readOnly: _readOnly,
       ...limits
     } = this.#config as Record<string, unknown>
+    const flags = flagsOf(tool, this.#config)
+    const call: McpCall = { tool: tool.name, repeatable: flags.idempotent }
     return {
       name: `${this.name}__${tool.name}`,
       description: tool.description ?? tool.title ?? tool.name,
       parameters,
       inputSchema: z.fromJSONSchema(parameters),
       ...(limits as Pick<Tool, 'timeoutMs' | 'attemptTimeoutMs' | 'retries' | 'concurrency'>),
-      execute: async (args, { signal }) => this.#output(tool, await this.#call(tool, args as Record<string, unknown>, signal)),
+      ...flags,
+      execute: async (args, { signal, idempotencyKey }) =>
+        this.#output(tool, await this.#call(call, paramsOf(tool.name, args as Record<string, unknown>, idempotencyKey), signal)),
     }
   }
 
-  async #call(tool: McpTool, args: Record<string, unknown>, signal: AbortSignal): Promise<CallResult> {
+  async #call(call: McpCall, params: CallParams, signal: AbortSignal): Promise<CallResult> {
     const client = this.#connected ? this.#client : undefined
     if (client === undefined) throw new ToolError(`the MCP server ${this.name} is not connected`, { retryable: true })
     try {
-      return await client.callTool({ name: tool.name, arguments: args }, undefined, { signal })
+      return await client.callTool(params, undefined, { signal })
     } catch (error) {
       if (!('url' in this.#config) || signal.aborted || answeredByServer(error)) throw this.#failedCall(error)
-      return this.#callOnRecovered(client, tool, args, signal, error)
+      return this.#callOnRecovered(client, call, params, signal, error)
     }
   }
 
-  /** After the Streamable HTTP call on `client` failed with `error`: the call made again on a new session when that is safe. */
-  async #callOnRecovered(client: Client, tool: McpTool, args: Record<string, unknown>, signal: AbortSignal, error: unknown) {
+  /** After the Streamable HTTP call on `client` failed with `error`: the call made again (the same params, key included) on a new session when that is safe. */
+  async #callOnRecovered(client: Client, call: McpCall, params: CallParams, signal: AbortSignal, error: unknown) {
     const next = await untilAborted(this.#checkSession(client), signal)
     if (next === undefined) {
       throw new ToolError(this.#redact(`the MCP server ${this.name} cannot be reached: ${describeThrown(error)}`), { retryable: true })
     }
     if (next === client) throw this.#failedCall(error)
-    if (!mayRepeat(tool)) {
+    if (!call.repeatable) {
       throw new ToolError(
-        `the MCP server ${this.name} had lost its session (it restarted) and a new one is open; ${tool.name} was not sent again, since it is not marked idempotent or read-only`,
+        `the MCP server ${this.name} had lost its session (it restarted) and a new one is open; ${call.tool} was not sent again, since it is not marked idempotent or read-only`,
         { retryable: true },
       )
     }
     try {
-      return await next.callTool({ name: tool.name, arguments: args }, undefined, { signal })
+      return await next.callTool(params, undefined, { signal })
     } catch (retryError) {
       throw this.#failedCall(retryError)
     }
@@ -336,9 +345,35 @@ function answeredByServer(error: unknown): boolean {
   return error instanceof McpError && !unansweredCodes.includes(error.code)
 }
 
-/** Whether calling `tool` twice does no more than calling it once, by its own annotations. */
-function mayRepeat(tool: McpTool): boolean {
-  return tool.annotations?.readOnlyHint === true || tool.annotations?.idempotentHint === true
+/** What tools/call is sent: the tool's name, its arguments and, for a keyed call, the key in `_meta`. */
+type CallParams = Parameters<Client['callTool']>[0]
+
+/** A tool of the server, as a call on a new session needs it: its MCP name, and whether it may be sent twice. */
+interface McpCall {
+  tool: string
+  repeatable: boolean
+}
+
+/** The `_meta` key under which a keyed call's idempotency key is sent (a prefixed name, as the MCP spec asks of custom keys). */
+export const idempotencyKeyMeta = 'io.toolgate/idempotency-key'
+
+function paramsOf(name: string, args: Record<string, unknown>, idempotencyKey: string | undefined): CallParams {
+  if (idempotencyKey === undefined) return { name, arguments: args }
+  return { name, arguments: args, _meta: { [idempotencyKeyMeta]: idempotencyKey } }
+}
+
+/**
+ * Whether calling `tool` twice does no more than calling it once, and whether it changes nothing:
+ * the server entry's `idempotent` / `readOnly`, each when given (true or false), else the tool's
+ * own idempotentHint / readOnlyHint. Annotations are the server's word (the MCP spec says not to
+ * trust those of an untrusted server), so the operator's configuration overrides them, both ways.
+ * readOnly implies idempotent: `idempotent: false` alone also disregards readOnlyHint, and
+ * `readOnly: true` makes the tools idempotent whatever `idempotent` says.
+ */
+function flagsOf(tool: McpTool, config: McpServerConfig): { idempotent: boolean; readOnly: boolean } {
+  const readOnly = config.readOnly ?? (config.idempotent !== false && tool.annotations?.readOnlyHint === true)
+  const idempotent = readOnly || (config.idempotent ?? tool.annotations?.idempotentHint === true)
+  return { idempotent, readOnly }
 }
 
 /** What `promise` settles with, or the abort's reason as soon as `signal` aborts. */
