@@ -14,6 +14,7 @@ import { executionsPlugin } from './http/plugins/executions.ts'
 import { executorPlugin } from './http/plugins/executor.ts'
 import { keyRingPlugin } from './http/plugins/key-ring.ts'
 import { observabilityPlugin } from './http/plugins/observability.ts'
+import { redisPlugin } from './http/plugins/redis.ts'
 import { reloadPlugin } from './http/plugins/reload.ts'
 import { toolSourcesPlugin } from './http/plugins/tool-sources.ts'
 import { rateLimits } from './http/rate-limit.ts'
@@ -66,6 +67,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   // reloading. They close in the reverse order: calls cancelled, MCP servers closed, spans exported.
   await app.register(configPlugin, { config })
   await app.register(observabilityPlugin)
+  await app.register(redisPlugin)
   await app.register(keyRingPlugin)
   await app.register(toolSourcesPlugin, { tools: options.tools })
   await app.register(executorPlugin, { random: options.random })

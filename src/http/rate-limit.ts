@@ -20,6 +20,10 @@ export const rateLimits = fp(
       // The counts are kept in an LRU of this many callers (keys, or addresses without keys), so that
       // clients from ever new addresses do not grow memory; one forgotten starts again from 0.
       cache: rateLimitTrackedCallers,
+      // With TOOLGATE_REDIS_URL the counts are Redis's, so that N replicas let N times nothing more
+      // through. While Redis is down requests are not counted (TOOLGATE_REDIS_DOWN_POLICY=refuse
+      // refuses the batches themselves), rather than every request failing on its counter.
+      ...(app.redis === undefined ? {} : { redis: app.redis, nameSpace: `${app.config.redisPrefix}rate-limit:`, skipOnError: true }),
       // Runs after access control, which names the caller.
       keyGenerator: (request) => (request.caller ? `key:${request.caller.name}` : `ip:${request.ip}`),
       max: (request) => limitOf(request),
@@ -37,5 +41,9 @@ export const rateLimits = fp(
     })
   },
   // After access control, which names the caller the limit is counted for.
-  { name: 'toolgate-rate-limits', fastify: '5.x', dependencies: ['toolgate-config', 'toolgate-key-ring', 'toolgate-access-control'] },
+  {
+    name: 'toolgate-rate-limits',
+    fastify: '5.x',
+    dependencies: ['toolgate-config', 'toolgate-redis', 'toolgate-key-ring', 'toolgate-access-control'],
+  },
 )

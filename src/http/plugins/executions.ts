@@ -1,5 +1,4 @@
 import fp from 'fastify-plugin'
-import type { Redis } from 'ioredis'
 import { Executions } from '../../executions/executions.ts'
 import { MemoryStore } from '../../state/memory-store.ts'
 import { RedisStore } from '../../state/redis-store.ts'
@@ -19,7 +18,7 @@ export const executionsPlugin = fp(
   (app, _options, done) => {
     const { config } = app
     const ttlMs = config.idempotencyTtlSeconds * 1000
-    const { redis } = app as { redis?: Redis }
+    const { redis } = app
     const store =
       redis === undefined
         ? new MemoryStore({ maxEntries: config.stateMaxEntries, maxBytes: config.stateMaxBytes, ttlMs })
@@ -38,5 +37,9 @@ export const executionsPlugin = fp(
     })
     done()
   },
-  { name: 'toolgate-executions', fastify: '5.x', dependencies: ['toolgate-config', 'toolgate-executor', 'toolgate-observability'] },
+  {
+    name: 'toolgate-executions',
+    fastify: '5.x',
+    dependencies: ['toolgate-config', 'toolgate-redis', 'toolgate-executor', 'toolgate-observability'],
+  },
 )
