@@ -66,6 +66,9 @@ export class Executions {
   #leaseTimer: NodeJS.Timeout | undefined
   /** Calls this process still runs after their request was answered: they finish and are recorded. */
   readonly #background = new Set<Promise<unknown>>()
+  /** Answers whose recording failed while the store was unreachable: written as soon as it is back. */
+  readonly #unrecorded = new Set<Promise<unknown>>()
+  readonly #stopping = new AbortController()
 
   constructor(executor: Executor, store: StateStore, options: { leaseMs: number; log: Logger }) {
     this.#executor = executor
@@ -76,19 +79,35 @@ export class Executions {
 
   /** Starts renewing this replica's lease, every third of its length. */
   start(): void {
-    const renew = () => {
-      this.store.renewLease(this.replica, this.#leaseMs).catch((error: unknown) => {
-        this.#log.warn({ err: error }, 'renewing the replica lease failed')
-      })
-    }
-    renew()
-    this.#leaseTimer = setInterval(renew, Math.max(50, Math.floor(this.#leaseMs / 3)))
+    this.renewLease()
+    this.#leaseTimer = setInterval(
+      () => {
+        this.renewLease()
+      },
+      Math.max(50, Math.floor(this.#leaseMs / 3)),
+    )
     this.#leaseTimer.unref()
+  }
+
+  /**
+   * Writes this replica's lease now: on the timer, and as soon as the store is reachable again (a
+   * Redis that was away, or restarted, holds no lease of this replica until then, and another
+   * replica would take this one's running calls for a dead replica's).
+   */
+  renewLease(): void {
+    this.store.renewLease(this.replica, this.#leaseMs).catch((error: unknown) => {
+      this.#log.warn({ err: error }, 'renewing the replica lease failed')
+    })
   }
 
   /** Stops the lease (its claims lapse with it) once the calls still running in the background are recorded. */
   async stop(): Promise<void> {
     await Promise.allSettled([...this.#background])
+    // The answers still unrecorded get a last second, not more: a shutdown does not wait for Redis.
+    setTimeout(() => {
+      this.#stopping.abort()
+    }, 1_000).unref()
+    await Promise.allSettled([...this.#unrecorded])
     clearInterval(this.#leaseTimer)
   }
 
@@ -123,13 +142,6 @@ export class Executions {
     if (!created) {
       const states = await this.#state(this.store.calls(record.id, calls.length))
       if (states.every((state, index) => recorded(index, state))) return this.#answer(record, answers, finishedAt, true)
-      if (request.waitMs === 0) {
-        throw new RequestError(
-          'execution_in_progress',
-          `The batch of this Idempotency-Key is still running (execution ${record.id}); retry, or ask to wait for it.`,
-          { retryAfterSeconds: inProgressRetryAfterSeconds },
-        )
-      }
     }
 
     // Claim every call nobody claimed; the others are answered, or run (or ran) elsewhere.
@@ -147,6 +159,14 @@ export class Executions {
       else if (!recorded(index, claim.now)) elsewhere.set(index, claim.now)
     }
     mine.push(...(await this.#takeOverOrphans(record, calls, elsewhere, recorded)))
+    // Asked not to wait, with nothing to run here and calls running elsewhere: 409.
+    if (!created && request.waitMs === 0 && mine.length === 0 && elsewhere.size > 0) {
+      throw new RequestError(
+        'execution_in_progress',
+        `The batch of this Idempotency-Key is still running (execution ${record.id}); retry, or ask to wait for it.`,
+        { retryAfterSeconds: inProgressRetryAfterSeconds },
+      )
+    }
 
     const runs: Array<Promise<void>> = []
     const runSome = (indices: readonly number[]) => {
@@ -159,16 +179,25 @@ export class Executions {
       )
     }
     runSome(mine)
-    const waiting = this.#waitForOthers(record, calls, elsewhere, recorded, runSome, request.waitMs)
+    const lost = (index: number) => {
+      const call = calls[index]
+      if (call !== undefined) answers[index] = stateLost(call)
+      finishedAt = Math.max(finishedAt, Date.now())
+    }
+    const waiting = this.#waitForOthers(record, calls, elsewhere, recorded, lost, runSome, request.waitMs)
     // Every run so far, and those the wait adds (calls it took over from a replica that died).
     const everything = waiting.done.then(() => Promise.all(runs))
     const deadline = new AbortController()
-    const finished = await Promise.race([
-      everything.then(() => true),
-      delay(request.waitMs, false, { signal: deadline.signal }).catch(() => true),
-    ])
-    deadline.abort()
-    waiting.stop()
+    let finished: boolean
+    try {
+      finished = await Promise.race([
+        everything.then(() => true),
+        delay(request.waitMs, false, { signal: deadline.signal }).catch(() => true),
+      ])
+    } finally {
+      deadline.abort()
+      waiting.stop()
+    }
     if (!finished) {
       const background: Promise<unknown> = everything.catch(() => undefined).finally(() => this.#background.delete(background))
       this.#background.add(background)
@@ -232,6 +261,24 @@ export class Executions {
     return taken.sort((a, b) => a - b)
   }
 
+  /** Retries a write the store refused while unreachable, with a backoff, until it lands or the process stops. */
+  #recordLater(write: () => Promise<unknown>): void {
+    const signal = this.#stopping.signal
+    const retry = (async () => {
+      for (let pause = 100; !signal.aborted; pause = Math.min(2_000, pause * 2)) {
+        await delay(pause, undefined, { signal }).catch(() => undefined)
+        try {
+          await write()
+          return
+        } catch (error) {
+          if (!(error instanceof StateUnavailableError)) return
+        }
+      }
+    })()
+    const tracked: Promise<unknown> = retry.finally(() => this.#unrecorded.delete(tracked))
+    this.#unrecorded.add(tracked)
+  }
+
   #isIdempotent(name: string): boolean {
     const tool = this.#executor.registry.get(name)
     return tool?.idempotent === true || tool?.readOnly === true
@@ -265,9 +312,11 @@ export class Executions {
         const neverRan =
           answer.result.attempts === 0 && (answer.result.error?.code === 'cancelled' || answer.result.error?.code === 'state_unavailable')
         const next: CallState | undefined = neverRan && !started.has(index) ? undefined : { state: 'answered', answer, finishedAt: at }
+        const write = () => this.store.swap(record.id, index, expected, next)
         writes.push(
-          this.store.swap(record.id, index, expected, next).catch((error: unknown) => {
-            request.log.error({ err: error, callId: answer.result.id, execution: record.id }, 'recording a call answer failed')
+          write().catch((error: unknown) => {
+            request.log.error({ err: error, callId: answer.result.id, execution: record.id }, 'recording a call answer failed; retrying')
+            this.#recordLater(write)
           }),
         )
       },
@@ -316,6 +365,7 @@ export class Executions {
     calls: readonly RawToolCall[],
     elsewhere: Map<number, CallState | undefined>,
     recorded: (index: number, state: CallState | undefined) => boolean,
+    lost: (index: number) => void,
     run: (indices: readonly number[]) => void,
     waitMs: number,
   ): { done: Promise<void>; stop: () => void } {
@@ -332,6 +382,18 @@ export class Executions {
         for (const index of [...elsewhere.keys()]) {
           if (recorded(index, states[index])) elsewhere.delete(index)
           else elsewhere.set(index, states[index])
+        }
+        // A call whose state vanished along with its execution (Redis restarted empty, or evicted
+        // it) will never be answered there: say so, rather than wait for the end of the wait.
+        if ([...elsewhere.values()].some((state) => state === undefined)) {
+          const still = await this.store.execution(record.id).catch(() => record)
+          if (still === undefined) {
+            for (const [index, state] of [...elsewhere]) {
+              if (state !== undefined) continue
+              lost(index)
+              elsewhere.delete(index)
+            }
+          }
         }
         run(await this.#takeOverOrphans(record, calls, elsewhere, recorded).catch(() => []))
       }
@@ -383,6 +445,19 @@ function outcomeUnknown(call: RawToolCall, replica: string): AnsweredCall {
   const error = {
     code: 'outcome_unknown' as const,
     message: `${call.name} was running in a gateway replica that stopped (${replica.slice(0, 8)}) before recording how it ended: it may or may not have taken effect. It was not run again, since ${call.name} is not marked idempotent; check its effect before calling it again.`,
+  }
+  const answer: AnsweredCall = {
+    result: { id: call.id, name: call.name, ok: false, error, attempts: 0, durationMs: 0, queuedMs: 0 },
+    content: JSON.stringify({ error }),
+  }
+  if (call.assignedId) answer.assignedId = true
+  return answer
+}
+
+function stateLost(call: RawToolCall): AnsweredCall {
+  const error = {
+    code: 'outcome_unknown' as const,
+    message: `${call.name} was running when the shared state (Redis) lost this batch's record: it may or may not have taken effect. Check its effect before calling it again.`,
   }
   const answer: AnsweredCall = {
     result: { id: call.id, name: call.name, ok: false, error, attempts: 0, durationMs: 0, queuedMs: 0 },

@@ -3,14 +3,18 @@ import { decodeState, encodeState, type CallState, type ExecutionRecord, type St
 
 interface StoredExecution {
   record: ExecutionRecord
+  /** `owner` + Idempotency-Key, for a keyed execution. */
+  indexKey: string | undefined
   /** Each call's state, encoded. */
   calls: Map<number, string>
 }
 
 /**
  * The embedded state: this process only, gone with it. Bounded in executions, in bytes (records and
- * call states together) and in time; past a bound the least recently used execution is forgotten,
- * and a retry of it runs as new.
+ * call states together) and in time; past a bound the least recently used finished execution is
+ * forgotten, and a retry of it runs as new. An execution whose calls are not all answered is kept
+ * apart from that eviction (a retry must join it, not run its calls again), up to as many as the
+ * entry bound, the oldest first handed to it past that.
  */
 export class MemoryStore implements StateStore {
   readonly kind = 'memory'
@@ -18,6 +22,11 @@ export class MemoryStore implements StateStore {
   readonly #executions: LRUCache<string, StoredExecution>
   /** `owner` + key -> execution id. */
   readonly #keys: LRUCache<string, string>
+  /** Executions with calls still unanswered, by id, in the order they were opened. */
+  readonly #unfinished = new Map<string, StoredExecution>()
+  readonly #unfinishedKeys = new Map<string, string>()
+  readonly #maxEntries: number
+  readonly #ttlMs: number
 
   constructor(options: { maxEntries: number; maxBytes: number; ttlMs: number }) {
     this.#executions = new LRUCache({
@@ -27,26 +36,52 @@ export class MemoryStore implements StateStore {
       sizeCalculation: (entry) => sizeOf(entry),
     })
     this.#keys = new LRUCache({ max: options.maxEntries, ttl: options.ttlMs })
+    this.#maxEntries = options.maxEntries
+    this.#ttlMs = options.ttlMs
+  }
+
+  #get(id: string): StoredExecution | undefined {
+    const unfinished = this.#unfinished.get(id)
+    if (unfinished === undefined) return this.#executions.get(id)
+    if (Date.now() - unfinished.record.createdAt <= this.#ttlMs) return unfinished
+    this.#forget(unfinished)
+    return undefined
+  }
+
+  #forget(stored: StoredExecution): void {
+    this.#unfinished.delete(stored.record.id)
+    if (stored.indexKey !== undefined) this.#unfinishedKeys.delete(stored.indexKey)
+  }
+
+  /** Hands an execution to the bounded cache: once every call is answered, or to make room. */
+  #settle(stored: StoredExecution): void {
+    this.#forget(stored)
+    this.#executions.set(stored.record.id, stored)
+    if (stored.indexKey !== undefined) this.#keys.set(stored.indexKey, stored.record.id)
   }
 
   openExecution(record: ExecutionRecord, key: string | undefined): Promise<{ record: ExecutionRecord; created: boolean }> {
-    if (key !== undefined) {
-      const indexKey = `${record.owner}\n${key}`
-      const existing = this.#keys.get(indexKey)
-      const stored = existing === undefined ? undefined : this.#executions.get(existing)
+    const indexKey = key === undefined ? undefined : `${record.owner}\n${key}`
+    if (indexKey !== undefined) {
+      const existing = this.#unfinishedKeys.get(indexKey) ?? this.#keys.get(indexKey)
+      const stored = existing === undefined ? undefined : this.#get(existing)
       if (stored !== undefined) return Promise.resolve({ record: stored.record, created: false })
-      this.#keys.set(indexKey, record.id)
+      this.#unfinishedKeys.set(indexKey, record.id)
     }
-    this.#executions.set(record.id, { record, calls: new Map() })
+    this.#unfinished.set(record.id, { record, indexKey, calls: new Map() })
+    if (this.#unfinished.size > this.#maxEntries) {
+      const oldest = this.#unfinished.values().next().value
+      if (oldest !== undefined) this.#settle(oldest)
+    }
     return Promise.resolve({ record, created: true })
   }
 
   execution(id: string): Promise<ExecutionRecord | undefined> {
-    return Promise.resolve(this.#executions.get(id)?.record)
+    return Promise.resolve(this.#get(id)?.record)
   }
 
   calls(id: string, count: number): Promise<Array<CallState | undefined>> {
-    const stored = this.#executions.get(id)
+    const stored = this.#get(id)
     return Promise.resolve(Array.from({ length: count }, (_, index) => decodeState(stored?.calls.get(index))))
   }
 
@@ -59,15 +94,19 @@ export class MemoryStore implements StateStore {
   }
 
   #swap(id: string, index: number, expected: CallState | undefined, next: CallState | undefined): Swapped {
-    const stored = this.#executions.get(id)
+    const stored = this.#get(id)
     // Forgotten (a bound or its time passed): nothing to record it in.
     if (stored === undefined) return { swapped: false, now: undefined }
     const current = stored.calls.get(index)
     if (current !== (expected === undefined ? undefined : encodeState(expected))) return { swapped: false, now: decodeState(current) }
     if (next === undefined) stored.calls.delete(index)
     else stored.calls.set(index, encodeState(next))
-    // Set again, so that the cache counts its new size.
-    this.#executions.set(id, stored)
+    if (!this.#unfinished.has(id)) {
+      // Set again, so that the cache counts its new size.
+      this.#executions.set(id, stored)
+    } else if (stored.record.calls.every((_, each) => decodeState(stored.calls.get(each))?.state === 'answered')) {
+      this.#settle(stored)
+    }
     return { swapped: true, now: next }
   }
 
@@ -83,6 +122,8 @@ export class MemoryStore implements StateStore {
   close(): Promise<void> {
     this.#executions.clear()
     this.#keys.clear()
+    this.#unfinished.clear()
+    this.#unfinishedKeys.clear()
     return Promise.resolve()
   }
 }

@@ -28,6 +28,10 @@ export const executionsPlugin = fp(
     app.metrics.watchStateStore(() => store.up, store.kind)
     app.addHook('onReady', (next) => {
       executions.start()
+      // The first renewal may come before the connection; a Redis back from away holds no lease of ours.
+      redis?.on('ready', () => {
+        executions.renewLease()
+      })
       next()
     })
     // Before the executor cancels what is left (onClose runs in the reverse order of registration).
