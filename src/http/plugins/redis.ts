@@ -1,22 +1,16 @@
 import fp from 'fastify-plugin'
-import type { Redis } from 'ioredis'
 import { closeRedisClient, createRedisClient } from '../../state/redis-client.ts'
 
-declare module 'fastify' {
-  interface FastifyInstance {
-    /** The Redis of TOOLGATE_REDIS_URL, shared by the state store and the rate limits; undefined without one. */
-    redis: Redis | undefined
-  }
-}
-
 /**
- * One Redis client for the process, when TOOLGATE_REDIS_URL is set. Start-up does not wait for
- * it: a gateway whose Redis is down starts, refuses what needs Redis, and serves the rest.
+ * One Redis client for the process, when TOOLGATE_REDIS_URL is set, as `app.redis` (undefined
+ * otherwise; the declaration is in state/redis-client.ts). Start-up does not wait for it: a gateway
+ * whose Redis is down starts, refuses what needs Redis, and serves the rest. Closed last of what
+ * uses it (onClose runs in the reverse order of registration), QUIT bounded to a second.
  */
 export const redisPlugin = fp(
   (app, _options, done) => {
-    const { redisUrl } = app.config
-    const client = redisUrl === undefined ? undefined : createRedisClient(redisUrl, app.log)
+    const { redisUrl, redisPrefix } = app.config
+    const client = redisUrl === undefined ? undefined : createRedisClient(redisUrl, { prefix: redisPrefix, log: app.log })
     app.decorate('redis', client)
     if (client !== undefined) {
       app.addHook('onClose', async () => {
