@@ -2,7 +2,7 @@
 // loop with what it measures. Every response body is checked, not only its status. Coordinated
 // omission is corrected (autocannon's default, kept explicit). Prints one JSON summary line.
 // Args: url bodyFile check(execute|echo) connections seconds. Env: BENCH_AUTHORIZATION, sent as the
-// Authorization header when set.
+// Authorization header when set; BENCH_IDEMPOTENCY (unique or fixed) an Idempotency-Key.
 import { readFileSync } from 'node:fs'
 import autocannon from 'autocannon'
 
@@ -10,6 +10,10 @@ const [url = '', bodyFile = '', check = 'execute', connections = '16', seconds =
 const body = readFileSync(bodyFile, 'utf8')
 const expectedCalls = JSON.parse(body) as { tool_calls?: unknown[]; choices?: Array<{ message: { tool_calls: unknown[] } }> }
 const callCount = (expectedCalls.tool_calls ?? expectedCalls.choices?.[0]?.message.tool_calls ?? []).length
+/** BENCH_IDEMPOTENCY=unique sends a new Idempotency-Key with each request, fixed the same one with all. */
+const keying =
+  process.env.BENCH_IDEMPOTENCY === 'unique' || process.env.BENCH_IDEMPOTENCY === 'fixed' ? process.env.BENCH_IDEMPOTENCY : undefined
+let sent = 0
 let checked = 0
 let mismatched = 0
 
@@ -43,6 +47,11 @@ const result = await autocannon({
   ignoreCoordinatedOmission: false,
   requests: [
     {
+      setupRequest: (request) => {
+        if (keying === undefined) return request
+        const key = keying === 'fixed' ? 'bench-replayed-key' : `bench-${String(process.pid)}-${String(++sent)}`
+        return { ...request, headers: { ...request.headers, 'idempotency-key': key } }
+      },
       onResponse: (status: number, responseBody: string) => {
         verify(status, responseBody)
       },

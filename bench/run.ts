@@ -3,7 +3,8 @@
 // number of calls), sections as in the README, into bench/results/local/, which git ignores, and
 // prints where. `npm run bench -- --record` writes them into bench/results/ instead: the committed
 // figures the README's Performance section is copied from (a quick run, BENCH_QUICK=1, is not
-// recorded). `npm run bench -- --only cpu` runs section g (server CPU per request, bench/cpu.ts) alone.
+// recorded). `npm run bench -- --only cpu` runs section g (server CPU per request, bench/cpu.ts) alone;
+// `-- --only idempotency` section h (the cost of an Idempotency-Key, bench/idempotency.ts), which only runs alone.
 import { spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
@@ -32,9 +33,9 @@ if (output.record && quick) {
   process.stderr.write('bench: a quick run (BENCH_QUICK=1) is not recorded: run `npm run bench -- --record` without it\n')
   process.exit(2)
 }
-if (output.only === 'cpu') {
-  // Section g alone: bench/cpu.ts prints its table and writes cpu.md and cpu.json into bench/results/local/.
-  const alone = spawnSync(process.execPath, [new URL('./cpu.ts', import.meta.url).pathname], { stdio: 'inherit' })
+if (output.only !== undefined) {
+  // One section alone (g: bench/cpu.ts, h: bench/idempotency.ts): it prints its table and writes its .md and .json into bench/results/local/.
+  const alone = spawnSync(process.execPath, [new URL(`./${output.only}.ts`, import.meta.url).pathname], { stdio: 'inherit' })
   process.exit(alone.status ?? 1)
 }
 const loadSeconds = quick ? 3 : 10

@@ -31,10 +31,31 @@ describe('OpenAPI document', () => {
     const spec = JSON.parse(await readFile(committedPath, 'utf8')) as {
       paths: Record<string, Record<string, { requestBody?: unknown; responses: Record<string, unknown> }>>
     }
-    assert.deepEqual(Object.keys(spec.paths).sort(), ['/admin/reload', '/execute', '/executions/{id}', '/healthz', '/metrics', '/readyz', '/tools'])
+    assert.deepEqual(Object.keys(spec.paths).sort(), [
+      '/admin/reload',
+      '/execute',
+      '/executions/{id}',
+      '/healthz',
+      '/metrics',
+      '/readyz',
+      '/tools',
+    ])
     const execute = spec.paths['/execute']?.post
     assert.ok(execute?.requestBody)
-    assert.deepEqual(Object.keys(execute.responses).sort(), ['200', '202', '400', '401', '403', '408', '409', '413', '415', '422', '429', '503'])
+    assert.deepEqual(Object.keys(execute.responses).sort(), [
+      '200',
+      '202',
+      '400',
+      '401',
+      '403',
+      '408',
+      '409',
+      '413',
+      '415',
+      '422',
+      '429',
+      '503',
+    ])
   })
 
   it('documents GET /metrics as Prometheus text, not JSON, and its refusals as JSON', async (t) => {

@@ -151,7 +151,7 @@ export const envSchema = z.object({
     ),
   TOOLGATE_IDEMPOTENCY_TTL_SECONDS: integer(1, 30 * 86_400)
     .default(86_400)
-    .describe('How long an Idempotency-Key, its calls\' outcomes and a deferred batch are kept after the batch started.'),
+    .describe("How long an Idempotency-Key, its calls' outcomes and a deferred batch are kept after the batch started."),
   TOOLGATE_REPLICA_LEASE_MS: integer(200, 600_000)
     .default(10_000)
     .describe(
@@ -165,7 +165,7 @@ export const envSchema = z.object({
     .describe('Batches the in-memory state keeps (idempotency records and deferred batches); the oldest is forgotten first.'),
   TOOLGATE_STATE_MAX_BYTES: integer(1_024, Number.MAX_SAFE_INTEGER)
     .default(64 * 1024 * 1024)
-    .describe("Bytes of call results the in-memory state keeps, all batches together; past it, the oldest batches are forgotten."),
+    .describe('Bytes of call results the in-memory state keeps, all batches together; past it, the oldest batches are forgotten.'),
   OTEL_EXPORTER_OTLP_ENDPOINT: z
     .url()
     .optional()
