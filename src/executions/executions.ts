@@ -4,7 +4,7 @@ import type { AnsweredCall } from '../batch/call-result.ts'
 import { checkBatch } from '../batch/check-batch.ts'
 import type { ExecutionMode, Executor } from '../batch/executor.ts'
 import { formatReply, type ExecuteReply } from '../batch/format-reply.ts'
-import type { BatchObserver } from '../batch/observer.ts'
+import { composeObservers, type BatchObserver } from '../batch/observer.ts'
 import { CallError, RequestError } from '../errors.ts'
 import type { Logger } from '../observability/logger.ts'
 import {
@@ -328,7 +328,7 @@ export class Executions {
           mode: request.mode ?? 'parallel',
           log: request.log,
           allowedTools: request.allowedTools,
-          observer: composeTwo(request.observer, recordAnswer),
+          observer: composeObservers(request.observer, recordAnswer),
           journal: {
             keyOf: (position) => callKeyOf(record.owner, keyBase, mine[position] ?? position),
             started: async (position) => {
@@ -465,19 +465,6 @@ function stateLost(call: RawToolCall): AnsweredCall {
   }
   if (call.assignedId) answer.assignedId = true
   return answer
-}
-
-function composeTwo(first: BatchObserver | undefined, second: BatchObserver): BatchObserver {
-  if (first === undefined) return second
-  return {
-    callStarted: first.callStarted,
-    callAnswered: (answer, index) => {
-      first.callAnswered?.(answer, index)
-      second.callAnswered?.(answer, index)
-    },
-    batchAnswered: first.batchAnswered,
-    batchFailed: first.batchFailed,
-  }
 }
 
 function describe(error: unknown): string {
