@@ -14,8 +14,9 @@ const lookupOrder = defineTool({
   description: 'Look up an order by its id.',
   inputSchema: z.strictObject({ orderId: z.string().regex(/^ord_\w+$/) }),
   timeoutMs: 5_000, // deadline of the whole call, retries included
-  attemptTimeoutMs: 2_000, // deadline of one attempt; a timed-out attempt is retried
+  attemptTimeoutMs: 2_000, // deadline of one attempt; a timed-out attempt is retried (the tool is readOnly)
   retries: 2, // only for retryable failures
+  readOnly: true, // a lookup: safe to run twice
   concurrency: 4, // calls of this tool running at once, across all requests
   async execute({ orderId }, { signal }) {
     const response = await fetch(`${ordersUrl}/orders/${orderId}`, { signal })

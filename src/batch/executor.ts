@@ -1,15 +1,17 @@
 import PQueue from 'p-queue'
+import { withoutDecisions } from '../approvals/approvals.ts'
 import { CallError, RequestError } from '../errors.ts'
 import { refusalRetryAfterSeconds } from '../limits.ts'
 import type { Logger } from '../observability/logger.ts'
 import type { RawToolCall } from '../providers/provider.ts'
 import type { ToolRegistry } from '../tools/registry.ts'
-import type { Tool } from '../tools/tool.ts'
-import type { AnsweredCall, CallResult, CallVerdict } from './call-result.ts'
+import { sideEffectsOf, type Tool } from '../tools/tool.ts'
+import type { AnsweredCall, ApprovalHold, CallResult, CallVerdict } from './call-result.ts'
 import { CancelScope, type ScopeSource } from './cancel-scope.ts'
 import { checkedOptions, type ExecutorOptions } from './executor-options.ts'
+import { lanesOf, runInLanes, type LaneSteps } from './lanes.ts'
 import type { BatchObserver } from './observer.ts'
-import { prepareCall, type PreparedCall } from './prepare-call.ts'
+import { prepareCall, type CallGate, type PreparedCall } from './prepare-call.ts'
 import { summarize } from './summary.ts'
 import { runCall, type AbandonedCount, type CallOutcome, type CallPolicy } from './run-call.ts'
 
@@ -27,6 +29,8 @@ export interface BatchOptions {
   observer?: BatchObserver | undefined
   /** A keyed batch's record of its calls: each call's key, and its start written before its tool first runs. */
   journal?: CallJournal | undefined
+  /** The request's approvals: what holds, refuses or edits a call before any runs. */
+  approvals?: CallGate | undefined
 }
 
 /**
@@ -123,6 +127,8 @@ export class Executor {
    */
   #direct = 0
   readonly #scopes = { batches: this.#batches, shutdownReason: () => this.#shutdownReason }
+  /** The approvals of a batch that brings none: a call that needs approval is never run without it (see withoutDecisions). */
+  fallbackApprovals: CallGate = withoutDecisions(false)
 
   /** Throws a TypeError naming the option and its value when one is out of range. */
   constructor(registry: ToolRegistry, options: ExecutorOptions) {
@@ -190,20 +196,32 @@ export class Executor {
     // The batch keeps the tools it was prepared with, even if a reload replaces them meanwhile.
     const tools = this.#tools
     const limits = this.#argumentLimits
-    const prepared = calls.map((call) => prepareCall(call, tools.registry, limits, options.allowedTools))
-    this.#admit(prepared.filter((entry) => entry.error === undefined).length)
+    const checked = calls.map((call) => prepareCall(call, tools.registry, limits, options.allowedTools))
+    let reviewed = (options.approvals ?? this.fallbackApprovals).review(checked, limits)
+    if (reviewed instanceof Promise) reviewed = await reviewed
+    const prepared = reviewed.prepared
+    try {
+      this.#admit(prepared.filter((entry) => entry.error === undefined).length)
+    } catch (error) {
+      await reviewed.undo()
+      throw error
+    }
     const run = new BatchRun(tools, options, this.#scopes)
     const started = performance.now()
     let answered: AnsweredCall[]
     try {
-      if (options.mode === 'sequential') {
+      const lanes = lanesOf(prepared, tools.registry, limits)
+      if (options.mode === 'sequential' && lanes === undefined) {
         answered = []
         for (const [index, entry] of prepared.entries()) {
           const settled = this.#settle(entry, index, run)
           answered.push(settled instanceof Promise ? await settled : settled)
         }
       } else {
-        const settled = prepared.map((entry, index) => this.#settle(entry, index, run))
+        const settled =
+          lanes === undefined
+            ? prepared.map((entry, index) => this.#settle(entry, index, run))
+            : runInLanes(lanes, this.#laneSteps(prepared, run), options.mode === 'sequential')
         answered = settled.some((each) => each instanceof Promise)
           ? await Promise.all(settled.map(async (each) => each))
           : (settled as AnsweredCall[])
@@ -261,28 +279,53 @@ export class Executor {
     return undefined
   }
 
+  /** How a batch's calls in lanes are run, or skipped (admitted, they leave the count without running). */
+  #laneSteps(prepared: readonly PreparedCall[], run: BatchRun): LaneSteps {
+    const entryAt = (index: number) => {
+      const entry = prepared[index]
+      if (entry === undefined) throw new Error(`invariant broken: no call at ${String(index)}`)
+      return entry
+    }
+    return {
+      run: (index, waitedMs) => this.#settle(entryAt(index), index, run, waitedMs),
+      skip: (index, error, waitedMs) => {
+        const { call } = entryAt(index)
+        this.#outstanding--
+        run.observer?.callStarted?.(call, index)
+        return this.#answer(run, index, call, refused(error), waitedMs)
+      },
+    }
+  }
+
   /**
    * Runs one prepared call (or answers its refusal) and tells the batch's observer. Never rejects.
    * A call whose slots are free and whose tool answers synchronously is answered synchronously.
+   * `waitedMs`: how long it waited for the calls before it in its lane, counted in its queuedMs.
    */
-  #settle(entry: PreparedCall, index: number, run: BatchRun): AnsweredCall | Promise<AnsweredCall> {
+  #settle(entry: PreparedCall, index: number, run: BatchRun, waitedMs = 0): AnsweredCall | Promise<AnsweredCall> {
     run.observer?.callStarted?.(entry.call, index)
-    if (entry.error !== undefined) return this.#answer(run, index, entry.call, refused(entry.error), 0)
+    if (entry.error !== undefined) return this.#answer(run, index, entry.call, refused(entry.error), waitedMs, entry.approval)
     const toolQueue = run.tools.queues.get(entry.tool.name)
     // A free slot in both queues and nobody waiting in either: the queues would start the call
     // now, so it starts now without them (no call that waits is overtaken, none runs past a cap).
     if (this.#direct === 0 && isFree(this.#queue) && (toolQueue === undefined || isFree(toolQueue))) {
-      return this.#runNow(entry, index, run, toolQueue)
+      return this.#runNow(entry, index, run, toolQueue, waitedMs)
     }
-    return this.#runQueued(entry, index, run, toolQueue)
+    return this.#runQueued(entry, index, run, toolQueue, waitedMs)
   }
 
   /** Runs a call whose slots are free; if its tool goes on working (a promise), the call takes its slots in the queues. */
-  #runNow(entry: RunnableCall, index: number, run: BatchRun, toolQueue: PQueue | undefined): AnsweredCall | Promise<AnsweredCall> {
+  #runNow(
+    entry: RunnableCall,
+    index: number,
+    run: BatchRun,
+    toolQueue: PQueue | undefined,
+    waitedMs: number,
+  ): AnsweredCall | Promise<AnsweredCall> {
     const { call } = entry
     if (run.aborted) {
       this.#outstanding--
-      return this.#answer(run, index, call, cancelledBeforeStart(run.reason), 0)
+      return this.#answer(run, index, call, cancelledBeforeStart(run.reason), waitedMs)
     }
     this.#running++
     this.#direct++
@@ -303,7 +346,7 @@ export class Executor {
     if (!(outcome instanceof Promise)) {
       this.#running--
       this.#outstanding--
-      return this.#answer(run, index, call, outcome, 0)
+      return this.#answer(run, index, call, outcome, waitedMs)
     }
     const ended = () => {
       // Before the answer goes out, so that the counts are exact when the batch returns.
@@ -325,11 +368,17 @@ export class Executor {
     this.#enqueue(toolQueue, () => done).catch((thrown: unknown) => {
       run.log.error({ err: thrown, tool: call.name, callId: call.id }, 'scheduling a call failed')
     })
-    return done.then((result) => this.#answer(run, index, call, result, 0))
+    return done.then((result) => this.#answer(run, index, call, result, waitedMs))
   }
 
   /** Runs a call through the queues: it waits for its tool's slot, then for a shared one. */
-  async #runQueued(entry: RunnableCall, index: number, run: BatchRun, toolQueue: PQueue | undefined): Promise<AnsweredCall> {
+  async #runQueued(
+    entry: RunnableCall,
+    index: number,
+    run: BatchRun,
+    toolQueue: PQueue | undefined,
+    waitedMs: number,
+  ): Promise<AnsweredCall> {
     const { call } = entry
     const enqueued = performance.now()
     let queuedMs = 0
@@ -372,7 +421,7 @@ export class Executor {
       if (this.#direct > 0) queueMicrotask(enqueue)
       else enqueue()
     })
-    return this.#answer(run, index, call, outcome, queuedMs)
+    return this.#answer(run, index, call, outcome, waitedMs + queuedMs)
   }
 
   #schedulingFailed(run: BatchRun, call: RawToolCall, thrown: unknown): CallOutcome {
@@ -381,8 +430,9 @@ export class Executor {
     return { ok: false, error, attempts: 0, durationMs: 0 }
   }
 
-  #answer(run: BatchRun, index: number, call: RawToolCall, outcome: CallOutcome, queuedMs: number): AnsweredCall {
+  #answer(run: BatchRun, index: number, call: RawToolCall, outcome: CallOutcome, queuedMs: number, approval?: ApprovalHold): AnsweredCall {
     const answered = toAnsweredCall(call, outcome, queuedMs)
+    if (approval !== undefined) answered.result.approval = approval
     run.observer?.callAnswered?.(answered, index)
     return answered
   }
@@ -403,6 +453,7 @@ export class Executor {
       timeoutMs,
       attemptTimeoutMs: tool.attemptTimeoutMs ?? timeoutMs,
       retries: tool.retries ?? 0,
+      retryTimedOut: sideEffectsOf(tool).idempotent,
       maxResultBytes: this.#options.maxResultBytes,
       abandoned: this.#abandoned,
       retryBaseDelayMs: this.#options.retryBaseDelayMs,

@@ -12,6 +12,11 @@ export interface CallPolicy extends BackoffPolicy {
   /** Deadline of one attempt; only armed when shorter than the call's. */
   attemptTimeoutMs: number
   retries: number
+  /**
+   * Whether an attempt that timed out may be retried: only for an idempotent or read-only tool, as
+   * the attempt may have taken effect before it was cut.
+   */
+  retryTimedOut: boolean
   /** Largest content the model reads; a longer result is cut to fit and marked. */
   maxResultBytes: number
   /** Counts the tools still running after their call was answered (they ignored their signal). */
@@ -160,6 +165,10 @@ class CallRun {
     const delayMs = Math.max(backoffDelayMs(attempts, policy), error.retryAfterMs ?? 0)
     const remainingMs = policy.timeoutMs - (performance.now() - this.started)
     if (!error.retryable || attempts > policy.retries || delayMs >= remainingMs) return this.#finish(outcome)
+    if (error.code === 'timeout' && !policy.retryTimedOut) {
+      const message = `${error.message}; it was not retried, since ${this.tool.name} is not marked idempotent (the attempt may have taken effect)`
+      return this.#finish({ ok: false, error: new CallError('timeout', message, { cause: error }) })
+    }
     this.log.debug(
       { tool: this.tool.name, callId: this.callId, attempt: attempts, code: error.code, delayMs: Math.round(delayMs) },
       'retrying call',

@@ -34,7 +34,10 @@ export interface Tool<Input extends z.ZodType = z.ZodType, Output = unknown> {
   execute(args: z.output<Input>, context: ToolContext): Promise<Output> | Output
   /** Deadline of the whole call, retries and backoff included. @default TOOLGATE_CALL_TIMEOUT_MS */
   timeoutMs?: number
-  /** Deadline of one attempt; a timed-out attempt is retried if time and retries remain. @default timeoutMs */
+  /**
+   * Deadline of one attempt; a timed-out attempt is retried if time and retries remain and the tool
+   * is idempotent or readOnly (it may have taken effect). @default timeoutMs
+   */
   attemptTimeoutMs?: number
   /** Further attempts after a retryable failure. @default 0 */
   retries?: number
@@ -48,6 +51,42 @@ export interface Tool<Input extends z.ZodType = z.ZodType, Output = unknown> {
   idempotent?: boolean
   /** It changes nothing (a lookup); implies idempotent. @default false */
   readOnly?: boolean
+  /** It may destroy or overwrite something (a delete, an overwrite, a payment); never with readOnly. @default false */
+  destructive?: boolean
+  /**
+   * `required`: every call waits for a human's approval (see src/approvals/); `never`: none does,
+   * even if the tool is destructive. @default destructive tools need approval when approvals are enabled
+   */
+  approval?: 'required' | 'never'
+  /**
+   * The lane its calls run in: calls of one batch whose lane keys are equal (whatever their tools)
+   * run one after another, in the model's order; the others stay parallel. A string is the key's
+   * template (see lane.ts): `"file:{path}"` takes `path` from the validated arguments; without a
+   * placeholder every call of the tool shares one lane.
+   */
+  lane?: string | LaneDeclaration<z.output<Input>>
+}
+
+export interface LaneDeclaration<Args = unknown> {
+  /** A template (`"file:{path}"`), or the key computed from the validated arguments (undefined: no lane for this call). */
+  key: string | LaneKeyFunction<Args>
+  /** A failure of this tool's call stops the lane: its later calls in the batch are answered `skipped`. @default false */
+  stopOnFailure?: boolean
+}
+
+// A method's parameter is bivariant: a tool of specific arguments is still a Tool.
+type LaneKeyFunction<Args> = { key(args: Args): string | undefined }['key']
+
+/** What a tool declares of its effects, as the defaults read them: readOnly implies idempotent, and excludes destructive. */
+export interface SideEffects {
+  readOnly: boolean
+  idempotent: boolean
+  destructive: boolean
+}
+
+export function sideEffectsOf(tool: Tool): SideEffects {
+  const readOnly = tool.readOnly === true
+  return { readOnly, idempotent: readOnly || tool.idempotent === true, destructive: tool.destructive === true }
 }
 
 /** Identity function that lets TypeScript infer `execute`'s argument type from the schema. */

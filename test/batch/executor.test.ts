@@ -182,7 +182,7 @@ describe('Executor', () => {
     assert.equal(reply.results[0].error?.code, 'tool_error')
   })
 
-  it('retries an attempt that timed out, within the call deadline', async () => {
+  it('retries an attempt of an idempotent tool that timed out, within the call deadline', async () => {
     const tool = defineTool({
       name: 'slow_once',
       description: 'Hangs on the first attempt only.',
@@ -190,6 +190,7 @@ describe('Executor', () => {
       timeoutMs: 5_000,
       attemptTimeoutMs: 60,
       retries: 1,
+      idempotent: true,
       execute: (_args, { attempt }) => (attempt === 1 ? new Promise<never>(() => undefined) : { attempt }),
     })
     const reply = await run([tool], [call('a', 'slow_once')], { random: () => 0 })
@@ -198,7 +199,9 @@ describe('Executor', () => {
   })
 
   it('answers timeout naming the attempts when every attempt timed out', async () => {
-    const reply = await run([hangTool({ timeoutMs: 5_000, attemptTimeoutMs: 30, retries: 2 })], [call('a', 'hang')], { random: () => 0 })
+    const reply = await run([hangTool({ timeoutMs: 5_000, attemptTimeoutMs: 30, retries: 2, readOnly: true })], [call('a', 'hang')], {
+      random: () => 0,
+    })
     assert.equal(reply.results[0]?.error?.code, 'timeout')
     assert.equal(reply.results[0].attempts, 3)
     assert.match(reply.results[0].error.message, /attempt 3 of hang did not finish within 30 ms/)

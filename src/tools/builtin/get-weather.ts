@@ -142,6 +142,8 @@ export function createGetWeather(services: WeatherServices, options: WeatherOpti
     timeoutMs: 10_000,
     attemptTimeoutMs: 4_000,
     retries: 2,
+    // A lookup: its timed-out attempts are retried, and a call cut by a dying replica runs again.
+    readOnly: true,
     async execute({ location, unit }, { signal }) {
       const key = placeKey(location)
       let place = places.get(key)

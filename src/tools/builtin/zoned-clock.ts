@@ -144,6 +144,7 @@ export function defineClockTool<Answer>(definition: {
     ...described,
     inputSchema: z.strictObject({ timezone: timeZoneSchema }),
     timeoutMs: 1_000,
+    readOnly: true,
     execute: ({ timezone }) => answer(zonedParts(now(), timezone)),
   })
 }

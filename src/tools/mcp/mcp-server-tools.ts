@@ -216,6 +216,9 @@ export class McpServerTools {
       listed.push(...page.tools)
       cursor = page.nextCursor
     } while (cursor !== undefined)
+    const unlisted = Object.keys(this.#config.tools ?? {}).filter((name) => !listed.some((tool) => tool.name === name))
+    if (unlisted.length > 0)
+      this.#log.warn({ server: this.name, tools: unlisted }, 'the configuration names tools this MCP server does not list')
     return listed.map((tool) => this.#adapt(tool))
   }
 
@@ -231,8 +234,11 @@ export class McpServerTools {
       headers: _headers,
       idempotent: _idempotent,
       readOnly: _readOnly,
+      destructive: _destructive,
+      tools: _tools,
       ...limits
     } = this.#config as Record<string, unknown>
+    const override = this.#config.tools?.[tool.name]
     const flags = flagsOf(tool, this.#config)
     const call: McpCall = { tool: tool.name, repeatable: flags.idempotent }
     return {
@@ -242,6 +248,7 @@ export class McpServerTools {
       inputSchema: z.fromJSONSchema(parameters),
       ...(limits as Pick<Tool, 'timeoutMs' | 'attemptTimeoutMs' | 'retries' | 'concurrency'>),
       ...flags,
+      ...(override?.lane === undefined ? {} : { lane: override.lane }),
       execute: async (args, { signal, idempotencyKey }) =>
         this.#output(tool, await this.#call(call, paramsOf(tool.name, args as Record<string, unknown>, idempotencyKey), signal)),
     }
@@ -253,7 +260,7 @@ export class McpServerTools {
     try {
       return await client.callTool(params, undefined, { signal })
     } catch (error) {
-      if (!('url' in this.#config) || signal.aborted || answeredByServer(error)) throw this.#failedCall(error)
+      if (!('url' in this.#config) || signal.aborted || answeredByServer(error)) throw this.#failedCall(error, call)
       return this.#callOnRecovered(client, call, params, signal, error)
     }
   }
@@ -262,24 +269,28 @@ export class McpServerTools {
   async #callOnRecovered(client: Client, call: McpCall, params: CallParams, signal: AbortSignal, error: unknown) {
     const next = await untilAborted(this.#checkSession(client), signal)
     if (next === undefined) {
-      throw new ToolError(this.#redact(`the MCP server ${this.name} cannot be reached: ${describeThrown(error)}`), { retryable: true })
+      throw new ToolError(this.#redact(`the MCP server ${this.name} cannot be reached: ${describeThrown(error)}`), {
+        retryable: call.repeatable,
+      })
     }
-    if (next === client) throw this.#failedCall(error)
+    if (next === client) throw this.#failedCall(error, call)
     if (!call.repeatable) {
       throw new ToolError(
         `the MCP server ${this.name} had lost its session (it restarted) and a new one is open; ${call.tool} was not sent again, since it is not marked idempotent or read-only`,
-        { retryable: true },
       )
     }
     try {
       return await next.callTool(params, undefined, { signal })
     } catch (retryError) {
-      throw this.#failedCall(retryError)
+      throw this.#failedCall(retryError, call)
     }
   }
 
-  #failedCall(error: unknown): ToolError {
-    return new ToolError(this.#redact(`the MCP server ${this.name} failed the call: ${describeThrown(error)}`), { retryable: true })
+  /** A call that was sent and failed: it may have taken effect, so it is retried only if its tool may run twice. */
+  #failedCall(error: unknown, call: McpCall): ToolError {
+    return new ToolError(this.#redact(`the MCP server ${this.name} failed the call: ${describeThrown(error)}`), {
+      retryable: call.repeatable,
+    })
   }
 
   /**
@@ -363,17 +374,30 @@ function paramsOf(name: string, args: Record<string, unknown>, idempotencyKey: s
 }
 
 /**
- * Whether calling `tool` twice does no more than calling it once, and whether it changes nothing:
- * the server entry's `idempotent` / `readOnly`, each when given (true or false), else the tool's
- * own idempotentHint / readOnlyHint. Annotations are the server's word (the MCP spec says not to
- * trust those of an untrusted server), so the operator's configuration overrides them, both ways.
- * readOnly implies idempotent: `idempotent: false` alone also disregards readOnlyHint, and
- * `readOnly: true` makes the tools idempotent whatever `idempotent` says.
+ * What `tool` declares of its effects: for each flag, the server entry's `tools.<name>` override,
+ * else the server-wide flag, each when given (true or false), else the tool's own annotation.
+ * Annotations are the server's word (the MCP spec says not to trust those of an untrusted server),
+ * so the operator's configuration overrides them, both ways. readOnly implies idempotent:
+ * `idempotent: false` (or `destructive: true`) alone also disregards readOnlyHint, and
+ * `readOnly: true` makes the tool idempotent whatever `idempotent` says. A read-only tool is not
+ * destructive unless its own entry says so (which the registry refuses). An absent destructiveHint
+ * is taken as the MCP spec defaults it: destructive, unless the tool is read-only.
  */
-function flagsOf(tool: McpTool, config: McpServerConfig): { idempotent: boolean; readOnly: boolean } {
-  const readOnly = config.readOnly ?? (config.idempotent !== false && tool.annotations?.readOnlyHint === true)
-  const idempotent = readOnly || (config.idempotent ?? tool.annotations?.idempotentHint === true)
-  return { idempotent, readOnly }
+function flagsOf(tool: McpTool, config: McpServerConfig): { idempotent: boolean; readOnly: boolean; destructive: boolean } {
+  const override = config.tools?.[tool.name]
+  const hints = tool.annotations
+  const idempotentSet = override?.idempotent ?? config.idempotent
+  const destructiveSet = override?.destructive ?? config.destructive
+  // A tool's own `idempotent: false` or `destructive: true` says it is not read-only, whatever the server-wide readOnly says.
+  const notReadOnly = override?.idempotent === false || override?.destructive === true ? false : undefined
+  const readOnly =
+    override?.readOnly ??
+    notReadOnly ??
+    config.readOnly ??
+    (idempotentSet !== false && destructiveSet !== true && hints?.readOnlyHint === true)
+  const idempotent = readOnly || (idempotentSet ?? hints?.idempotentHint === true)
+  const destructive = override?.destructive ?? (!readOnly && (config.destructive ?? hints?.destructiveHint !== false))
+  return { idempotent, readOnly, destructive }
 }
 
 /** What `promise` settles with, or the abort's reason as soon as `signal` aborts. */
