@@ -1,6 +1,7 @@
 import type { FastifyPluginCallbackZod } from 'fastify-type-provider-zod'
 import { z } from 'zod'
 import { executeReplySchema, validateReplySchema } from '../src/batch/format-reply.ts'
+import { takeDecisions } from '../src/approvals/approvals.ts'
 import { runBatch } from '../src/batch/run-batch.ts'
 import { RequestError } from '../src/errors.ts'
 import { idempotencyKeyOf, preferencesOf } from '../src/executions/request-headers.ts'
@@ -10,6 +11,9 @@ import { observeBatch } from '../src/http/observe-batch.ts'
 import { streamKindFor } from '../src/http/stream-reply.ts'
 import { payloadSchema, providerNames } from '../src/providers/index.ts'
 
+/** Each request's `approvals`, as its body carried them. */
+const decisionsOf = new WeakMap<object, unknown>()
+
 const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
   app.post(
     '/execute',
@@ -17,7 +21,7 @@ const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
       schema: {
         summary: "Run a model response's tool calls",
         description:
-          "Runs every tool call of the payload (in parallel by default) and answers one tool message per call, in the calls' order, with the model's ids. HTTP 200 whenever the payload was understood, even if every call failed. With Accept: application/x-ndjson (or text/event-stream) the answers stream one event per call as each finishes, then a done event.",
+          "Runs every tool call of the payload (in parallel by default) and answers one tool message per call, in the calls' order, with the model's ids. HTTP 200 whenever the payload was understood, even if every call failed. With Accept: application/x-ndjson (or text/event-stream) the answers stream one event per call as each finishes, then a done event. A call that needs a human's approval is answered awaiting_approval with results[].approval.token; re-post it with a top-level body field approvals: [{ token, decision: approve | reject, reason?, arguments? }] beside the provider's own fields (see the README's Approvals).",
         querystring: z.object({
           mode: z
             .enum(['parallel', 'sequential', 'validate'])
@@ -67,12 +71,26 @@ const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
       onRequest: (request, _reply, next) => {
         next((request.query as { mode?: string }).mode === 'validate' ? undefined : app.executor.shedding())
       },
+      // The decisions are no provider's field: taken out before the payload schema reads the body.
+      preValidation: (request, _reply, next) => {
+        decisionsOf.set(request, takeDecisions(request.body))
+        next()
+      },
     },
     async (request, reply) => {
       const { mode, format } = request.query
       const stream = mode === 'validate' ? undefined : streamKindFor(request.headers.accept)
       const key = idempotencyKeyOf(request.headers['idempotency-key'])
       const prefer = preferencesOf(request.headers.prefer)
+      const approvals =
+        mode === 'validate'
+          ? undefined
+          : app.approvals.forRequest({
+              caller: request.caller?.name ?? 'anonymous',
+              keyApproves: request.caller?.approve,
+              decisions: decisionsOf.get(request),
+              calls: request.body.calls,
+            })
       if (mode !== 'validate' && (key !== undefined || prefer.respondAsync || prefer.waitSeconds !== undefined)) {
         if (stream !== undefined) {
           throw new RequestError(
@@ -95,6 +113,7 @@ const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
           allowedTools: request.caller?.tools,
           log: request.log,
           observer: observeBatch(app, request, reply, request.body, undefined),
+          approvals,
         })
         reply.header('toolgate-execution-id', answer.execution.id)
         if (answer.replayed) reply.header('idempotent-replayed', 'true')
@@ -125,6 +144,7 @@ const executeRoutes: FastifyPluginCallbackZod = (app, _options, done) => {
           signal: disconnect.signal,
           log: request.log,
           observer: mode === 'validate' ? undefined : observeBatch(app, request, reply, request.body, stream),
+          approvals,
         })
         // A streamed reply has been written by its observer.
         return stream === undefined ? answer : undefined

@@ -17,6 +17,13 @@ export const callErrorCodes = {
   outcome_unknown:
     'The call was running in a replica that died before recording how it ended: its effect may or may not have happened. It is not run again (its tool is not marked idempotent); check before retrying it.',
   state_unavailable: 'The shared state (Redis) failed while this keyed call was being recorded; it did not run.',
+  awaiting_approval:
+    "The call needs a human's approval and did not run; results[].approval holds the token to re-post it with a decision (see Approvals).",
+  rejected_by_approver: "A human rejected the call; it did not run. The message gives the approver's reason.",
+  approval_unavailable:
+    'The call needs approval, which cannot be given: approvals are not enabled (TOOLGATE_APPROVAL_SECRETS is unset), or the call came by a route that carries no decisions; it did not run.',
+  skipped:
+    'A call before it in its ordering lane failed, and that tool stops its lane on failure: this call did not run. The message names the failed call, its tool and its error code.',
 } as const satisfies Record<string, string>
 
 export type CallErrorCode = keyof typeof callErrorCodes
@@ -122,6 +129,27 @@ export const requestErrorCodes = {
     status: 503,
     description:
       'The shared state (TOOLGATE_REDIS_URL) is unreachable: a keyed or deferred batch is never run without its guarantee (nor, with TOOLGATE_REDIS_DOWN_POLICY=refuse, any batch). Retry after `Retry-After` seconds.',
+  },
+  approval_invalid: {
+    status: 403,
+    description:
+      'An approval token is not one toolgate signed with a secret of TOOLGATE_APPROVAL_SECRETS (altered, malformed, or its secret retired), or approvals are not enabled; `path` names it.',
+  },
+  approval_expired: { status: 403, description: 'An approval token is past its expiry (TOOLGATE_APPROVAL_TTL_SECONDS); `path` names it.' },
+  approval_wrong_caller: { status: 403, description: 'An approval token was issued to another caller (API key); `path` names it.' },
+  approval_mismatch: {
+    status: 403,
+    description:
+      'An approval token was issued for another call: no call of the payload has its call id, or that call has another tool or other arguments; `path` names it.',
+  },
+  approval_policy_changed: {
+    status: 403,
+    description: "The tool's approval policy changed since the token was issued (or it needs no approval now); `path` names the token.",
+  },
+  approval_replayed: {
+    status: 409,
+    description:
+      'An approval token was used before: each decides one call once (with an Idempotency-Key, a retry replays the answer instead).',
   },
   internal_error: { status: 500, description: 'An unexpected failure; details are in the log, not in the reply.' },
 } as const satisfies Record<string, { status: number; description: string }>

@@ -9,6 +9,8 @@ export interface Caller {
   tools: ReadonlySet<string> | undefined
   /** Requests per minute this key may make; the server-wide limit when undefined. */
   rateLimitPerMinute: number | undefined
+  /** The tools whose every call by this key waits for a human's approval, whatever the tool's own policy. */
+  approve: ReadonlySet<string> | undefined
 }
 
 export interface ApiKey extends Caller {
@@ -28,6 +30,10 @@ export const apiKeysFileSchema = z.strictObject({
           .optional()
           .describe('The tools this key may call; the others answer forbidden_tool and are hidden from its GET /tools.'),
         rateLimitPerMinute: z.int().min(0).optional().describe('Requests per minute for this key; 0 means unlimited.'),
+        approve: z
+          .array(z.string().min(1))
+          .optional()
+          .describe("Tools whose every call by this key waits for a human's approval (see Approvals), even a tool marked approval: never."),
       }),
     )
     .min(1),
@@ -43,6 +49,7 @@ export async function loadApiKeys(config: Pick<Config, 'apiKeys' | 'apiKeysFile'
     key,
     tools: undefined,
     rateLimitPerMinute: undefined,
+    approve: undefined,
   }))
   if (config.apiKeysFile !== undefined) {
     const { config: file } = await loadYamlFile(apiKeysFileSchema, config.apiKeysFile, environment)
@@ -52,6 +59,7 @@ export async function loadApiKeys(config: Pick<Config, 'apiKeys' | 'apiKeysFile'
         key: entry.key,
         tools: entry.tools && new Set(entry.tools),
         rateLimitPerMinute: entry.rateLimitPerMinute,
+        approve: entry.approve && new Set(entry.approve),
       })
     }
   }

@@ -1,4 +1,5 @@
 import type { z } from 'zod'
+import type { ApprovalHold } from './call-result.ts'
 import { CallError, clipped, describeThrown, formatPath } from '../errors.ts'
 import type { RawToolCall } from '../providers/provider.ts'
 import { parseArguments, type ArgumentLimits } from './parse-arguments.ts'
@@ -8,7 +9,24 @@ import { maxListedTools, maxQuotedToolNameChars } from '../limits.ts'
 
 /** A call that may run (its tool exists, its arguments passed the schema), or the reason it may not. */
 export type PreparedCall =
-  { call: RawToolCall; tool: Tool; args: unknown; error?: undefined } | { call: RawToolCall; tool?: Tool; error: CallError }
+  | { call: RawToolCall; tool: Tool; args: unknown; error?: undefined }
+  | { call: RawToolCall; tool?: Tool; error: CallError; approval?: ApprovalHold | undefined }
+
+/**
+ * What decides, once the calls are prepared and before any runs, whether each may run: the
+ * approvals of a request. It may hold a call (an error with its `approval`), refuse one, or replace
+ * its arguments; it throws a RequestError to refuse the batch whole. `undo` reverts what it
+ * recorded, for a batch refused afterwards (queue full) with nothing run.
+ */
+export interface CallGate {
+  /** Answers at once when it records nothing (no decision), so that a batch of calls answered at once stays synchronous. */
+  review(prepared: readonly PreparedCall[], limits: ArgumentLimits): Reviewed | Promise<Reviewed>
+}
+
+export interface Reviewed {
+  prepared: PreparedCall[]
+  undo: () => Promise<void>
+}
 
 /** Looks the tool up, parses the arguments safely and validates them. A bad call is a value, never a throw. */
 export function prepareCall(
@@ -25,6 +43,11 @@ export function prepareCall(
     const listed = names.length === 0 ? 'none' : names.join(', ')
     return { call, error: new CallError('forbidden_tool', `this API key may not call ${tool.name}. Tools it may call: ${listed}.`) }
   }
+  return checkArguments(call, tool, limits)
+}
+
+/** Parses `call`'s arguments safely and validates them against `tool`'s schema. */
+export function checkArguments(call: RawToolCall, tool: Tool, limits: ArgumentLimits): PreparedCall {
   try {
     const parsed = tool.inputSchema.safeParse(parseArguments(call.arguments, limits))
     if (parsed.success) return { call, tool, args: parsed.data }

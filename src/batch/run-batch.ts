@@ -3,6 +3,7 @@ import { assertProvider, type DecodedPayload, type ProviderName, type ToolMessag
 import { checkBatch } from './check-batch.ts'
 import type { ExecutionMode, Executor } from './executor.ts'
 import type { BatchObserver } from './observer.ts'
+import type { CallGate } from './prepare-call.ts'
 import { formatReply, formatVerdicts, type ExecuteReply, type ValidateReply } from './format-reply.ts'
 
 export interface BatchRequest {
@@ -19,6 +20,8 @@ export interface BatchRequest {
   log: Logger
   /** Told of each call and of the batch's end: the call log, metrics, tracing, a streamed reply. */
   observer?: BatchObserver | undefined
+  /** The request's approvals: what holds a call for a human's decision, or runs it on one. */
+  approvals?: CallGate | undefined
 }
 
 /**
@@ -38,6 +41,7 @@ export async function runBatch(executor: Executor, request: BatchRequest): Promi
       log: request.log,
       allowedTools: request.allowedTools,
       observer,
+      approvals: request.approvals,
     })
     return formatReply(batch, payload.provider)
   } catch (error) {

@@ -2,9 +2,9 @@ import { z } from 'zod'
 import type { CallResult } from './call-result.ts'
 
 export const statusSchema = z
-  .enum(['complete', 'partial', 'failed', 'empty', 'pending'])
+  .enum(['complete', 'partial', 'failed', 'empty', 'pending', 'awaiting_approval'])
   .describe(
-    'complete: every call succeeded; partial: some did; failed: none did; empty: the payload held no calls; pending: some calls are still running (a Prefer: wait deadline passed; the rest is at Location).',
+    'complete: every call succeeded; partial: some did; failed: none did; empty: the payload held no calls; pending: some calls are still running (a Prefer: wait deadline passed; the rest is at Location); awaiting_approval: none is running, and some await a human decision (results[].approval).',
   )
 
 export const errorsSchema = z
@@ -36,6 +36,7 @@ export function summarize(results: readonly CallResult[], wallMs: number): Batch
 export function completenessStatus(calls: readonly Pick<CallResult, 'ok' | 'error'>[]): BatchStatus {
   if (calls.length === 0) return 'empty'
   if (calls.some((call) => call.error?.code === 'pending')) return 'pending'
+  if (calls.some((call) => call.error?.code === 'awaiting_approval')) return 'awaiting_approval'
   const succeeded = calls.filter((call) => call.ok).length
   if (succeeded === calls.length) return 'complete'
   return succeeded === 0 ? 'failed' : 'partial'

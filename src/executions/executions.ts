@@ -5,6 +5,7 @@ import { checkBatch } from '../batch/check-batch.ts'
 import type { ExecutionMode, Executor } from '../batch/executor.ts'
 import { formatReply, type ExecuteReply } from '../batch/format-reply.ts'
 import { composeObservers, type BatchObserver } from '../batch/observer.ts'
+import type { CallGate } from '../batch/prepare-call.ts'
 import { CallError, RequestError } from '../errors.ts'
 import type { Logger } from '../observability/logger.ts'
 import {
@@ -31,6 +32,8 @@ export interface ExecutionRequest {
   allowedTools?: ReadonlySet<string> | undefined
   log: Logger
   observer?: BatchObserver | undefined
+  /** The request's approvals; their tokens' uses are recorded as this execution's, so that its retries may use them again. */
+  approvals?: { digest: string | undefined; within(id: string): CallGate } | undefined
 }
 
 export interface ExecutionAnswer {
@@ -118,7 +121,7 @@ export class Executions {
     const fresh: ExecutionRecord = {
       id: randomUUID(),
       owner,
-      digest: callsDigest(calls),
+      digest: callsDigest(calls, request.approvals?.digest),
       provider: payload.provider.name,
       calls: calls.map((call) => (call.assignedId ? { id: call.id, name: call.name, assignedId: true } : { id: call.id, name: call.name })),
       createdAt: Date.now(),
@@ -329,6 +332,7 @@ export class Executions {
           log: request.log,
           allowedTools: request.allowedTools,
           observer: composeObservers(request.observer, recordAnswer),
+          approvals: request.approvals?.within(record.id),
           journal: {
             keyOf: (position) => callKeyOf(record.owner, keyBase, mine[position] ?? position),
             started: async (position) => {

@@ -1,5 +1,14 @@
 import { LRUCache } from 'lru-cache'
-import { decodeState, encodeState, type CallState, type ExecutionRecord, type StateStore, type Swap, type Swapped } from './state-store.ts'
+import {
+  decodeState,
+  encodeState,
+  StateUnavailableError,
+  type CallState,
+  type ExecutionRecord,
+  type StateStore,
+  type Swap,
+  type Swapped,
+} from './state-store.ts'
 
 interface StoredExecution {
   record: ExecutionRecord
@@ -27,6 +36,8 @@ export class MemoryStore implements StateStore {
   readonly #unfinishedKeys = new Map<string, string>()
   readonly #maxEntries: number
   readonly #ttlMs: number
+  /** Keys used once (approval tokens): never evicted before they expire, so a full map refuses new ones. */
+  readonly #uses = new Map<string, { holder: string; expiresAt: number }>()
 
   constructor(options: { maxEntries: number; maxBytes: number; ttlMs: number }) {
     this.#executions = new LRUCache({
@@ -110,6 +121,26 @@ export class MemoryStore implements StateStore {
     return { swapped: true, now: next }
   }
 
+  useOnce(key: string, holder: string, ttlMs: number): Promise<string | undefined> {
+    const now = Date.now()
+    const used = this.#uses.get(key)
+    if (used !== undefined && used.expiresAt > now) return Promise.resolve(used.holder)
+    if (this.#uses.size >= this.#maxEntries) {
+      for (const [each, { expiresAt }] of this.#uses) if (expiresAt <= now) this.#uses.delete(each)
+      // Forgetting a use that has not expired would let its token be used again.
+      if (this.#uses.size >= this.#maxEntries) {
+        return Promise.reject(new StateUnavailableError(`${String(this.#maxEntries)} single-use records are kept, none expired yet`))
+      }
+    }
+    this.#uses.set(key, { holder, expiresAt: now + ttlMs })
+    return Promise.resolve(undefined)
+  }
+
+  releaseUse(key: string, holder: string): Promise<void> {
+    if (this.#uses.get(key)?.holder === holder) this.#uses.delete(key)
+    return Promise.resolve()
+  }
+
   /** One process: while it runs, its claims are alive. */
   renewLease(): Promise<void> {
     return Promise.resolve()
@@ -124,6 +155,7 @@ export class MemoryStore implements StateStore {
     this.#keys.clear()
     this.#unfinished.clear()
     this.#unfinishedKeys.clear()
+    this.#uses.clear()
     return Promise.resolve()
   }
 }

@@ -26,6 +26,14 @@ end
 return {0, current or ''}
 `
 
+/** Deletes KEYS[1] if it holds ARGV[1]: a use released only by its holder. */
+const releaseScript = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`
+
+type ReleaseCommand = (key: string, holder: string) => Promise<number>
+
 type SwapCommand = (key: string, field: string, expected: string, next: string, ttlMs: string) => Promise<[number, string]>
 
 /**
@@ -41,6 +49,7 @@ export class RedisStore implements StateStore {
   readonly #prefix: string
   readonly #ttlMs: number
   readonly #swap: SwapCommand
+  readonly #release: ReleaseCommand
 
   constructor(client: Redis, options: { prefix: string; ttlMs: number }) {
     this.#client = client
@@ -49,6 +58,9 @@ export class RedisStore implements StateStore {
     if (!('toolgateSwap' in client)) client.defineCommand('toolgateSwap', { numberOfKeys: 1, lua: swapScript })
     const command = (client as unknown as { toolgateSwap: SwapCommand }).toolgateSwap
     this.#swap = command.bind(client)
+    if (!('toolgateRelease' in client)) client.defineCommand('toolgateRelease', { numberOfKeys: 1, lua: releaseScript })
+    const release = (client as unknown as { toolgateRelease: ReleaseCommand }).toolgateRelease
+    this.#release = release.bind(client)
   }
 
   get up(): boolean {
@@ -108,6 +120,23 @@ export class RedisStore implements StateStore {
       ),
     )
     return answers.map(([swapped, now]) => ({ swapped: swapped === 1, now: decodeState(now) }))
+  }
+
+  async useOnce(key: string, holder: string, ttlMs: number): Promise<string | undefined> {
+    const stored = this.#useKey(key)
+    return this.#call(async () => {
+      const [set, existing] = (await this.#client.multi().set(stored, holder, 'PX', String(ttlMs), 'NX').get(stored).exec()) ?? []
+      if (set?.[1] === 'OK') return undefined
+      return typeof existing?.[1] === 'string' ? existing[1] : ''
+    })
+  }
+
+  async releaseUse(key: string, holder: string): Promise<void> {
+    await this.#call(() => this.#release(this.#useKey(key), holder))
+  }
+
+  #useKey(key: string): string {
+    return `${this.#prefix}used:${createHash('sha256').update(key).digest('hex')}`
   }
 
   async renewLease(replica: string, ms: number): Promise<void> {

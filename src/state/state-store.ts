@@ -51,6 +51,13 @@ export interface StateStore {
   swap(id: string, index: number, expected: CallState | undefined, next: CallState | undefined): Promise<Swapped>
   /** Many swaps in one round trip, e.g. claiming every call of a batch. */
   swapMany(id: string, swaps: readonly Swap[]): Promise<Swapped[]>
+  /**
+   * Records that `key` was used by `holder` (for `ttlMs`) unless it was already: answers the holder
+   * recorded before, or undefined when this call recorded it. What makes an approval token single-use.
+   */
+  useOnce(key: string, holder: string, ttlMs: number): Promise<string | undefined>
+  /** Forgets `key`'s use if `holder` recorded it: the tokens of a batch then refused whole (nothing ran). */
+  releaseUse(key: string, holder: string): Promise<void>
   /** Keeps this replica's lease for `ms`; its claims count as alive while it holds. */
   renewLease(replica: string, ms: number): Promise<void>
   /** Whether `replica` still holds its lease. */
