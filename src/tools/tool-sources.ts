@@ -7,11 +7,12 @@ import type { Logger } from '../observability/logger.ts'
 import { createBuiltinTools } from './builtin/builtin-tools.ts'
 import { createHttpTool } from './http/http-tool.ts'
 import { McpServerTools } from './mcp/mcp-server-tools.ts'
+import { loadOpenApiTools } from './openapi/openapi-tools.ts'
 import { ToolRegistry } from './registry.ts'
 import type { Tool } from './tool.ts'
 
 interface Sources {
-  /** Tools that do not change until a reload: built-in and HTTP ones, or those a program gave. */
+  /** Tools that do not change until a reload: built-in, HTTP and OpenAPI ones, or those a program gave. */
   fixed: Tool[]
   /** MCP servers, whose tools change when they say so, or disconnect. */
   mcp: McpServerTools[]
@@ -175,7 +176,17 @@ export class ToolSources {
       await Promise.all(mcp.map((server) => server.close()))
       throw new ConfigFileError(redact(`${config.configFile}: MCP server ${failures.join(', ')} could not be reached`))
     }
-    return { fixed: [...kept, ...file.tools.map((tool) => createHttpTool(tool, secrets))], mcp }
+    const fixed = [...kept, ...file.tools.map((tool) => createHttpTool(tool, secrets))]
+    try {
+      for (const [index, entry] of file.openapi.entries()) {
+        const taken = new Set([...fixed.map((tool) => tool.name), ...mcp.flatMap((server) => server.tools.map((tool) => tool.name))])
+        fixed.push(...(await loadOpenApiTools(entry, { configFile: config.configFile, index, secrets, taken })))
+      }
+    } catch (error) {
+      await Promise.all(mcp.map((server) => server.close()))
+      throw error
+    }
+    return { fixed, mcp }
   }
 }
 

@@ -55,17 +55,17 @@ export async function refuseRedirect(service: string, response: Response): Promi
   )
 }
 
-/** The body as text, refusing to hold more than `maxUpstreamResponseBytes` whatever Content-Length claims. */
-export async function readText(service: string, response: Response): Promise<string> {
+/** The body as text, refusing to hold more than `maxBytes` whatever Content-Length claims. */
+export async function readText(service: string, response: Response, maxBytes = maxUpstreamResponseBytes): Promise<string> {
   if (response.body === null) return ''
   const chunks: Uint8Array[] = []
   let size = 0
   try {
     for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
       size += chunk.byteLength
-      if (size > maxUpstreamResponseBytes) {
+      if (size > maxBytes) {
         // Leaving the loop by a throw cancels the stream.
-        throw new ToolError(`${service} answered more than ${String(maxUpstreamResponseBytes)} bytes`)
+        throw new ToolError(`${service} answered more than ${String(maxBytes)} bytes`)
       }
       chunks.push(chunk)
     }
