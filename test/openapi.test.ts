@@ -36,6 +36,7 @@ describe('OpenAPI document', () => {
       '/execute',
       '/executions/{id}',
       '/healthz',
+      '/mcp',
       '/metrics',
       '/readyz',
       '/tools',

@@ -4,6 +4,8 @@ const usage = `Usage:
   toolgate                         run the gateway, configured by the environment below
   toolgate check-config [FILE]     check the environment and a tools file (default: TOOLGATE_CONFIG), then exit;
                                    MCP servers are started and asked for their tools only with --connect
+  toolgate mcp-stdio               serve the same tools over MCP on stdin/stdout (logs on stderr), for clients that launch
+                                   local processes; with API keys configured, TOOLGATE_MCP_STDIO_KEY picks the caller's key
   toolgate healthcheck             GET /healthz of the gateway this environment configures: exit 0 if it answers 200
   toolgate --help | --version
 

@@ -42,6 +42,11 @@ export async function main(argv: string[]): Promise<void> {
       const { checkConfig } = await import('./check-config.ts')
       return checkConfig(rest[0], { connect: values.connect === true })
     }
+    case 'mcp-stdio': {
+      if (rest.length > 0) fail(`unexpected argument ${rest.join(' ')}; see toolgate --help`, 2)
+      const { mcpStdio } = await import('./mcp-stdio.ts')
+      return mcpStdio()
+    }
     case 'healthcheck': {
       const { healthcheck } = await import('./healthcheck.ts')
       return healthcheck()

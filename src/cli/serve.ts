@@ -1,12 +1,7 @@
-import { buildApp } from '../app.ts'
-import { ConfigFileError } from '../config/yaml-file.ts'
-import { ConfigError, loadConfig, type Config } from '../config/env.ts'
 import { listenForHealthChecks, type HealthListener } from '../http/health-listener.ts'
 import { flushLog, flushLogSync } from '../observability/logger.ts'
-import { installProcessGuards } from '../observability/process-guards.ts'
-import { ToolDefinitionError } from '../tools/tool.ts'
 import { watchNpmParent } from './npm-parent.ts'
-import { fail } from './fail.ts'
+import { startApp } from './start-app.ts'
 
 const loopback = ['127.0.0.1', 'localhost', '::1']
 
@@ -15,27 +10,7 @@ const loopback = ['127.0.0.1', 'localhost', '::1']
  * grace. SIGTERM and SIGINT drain and exit 0 (a second one exits at once); SIGHUP reloads.
  */
 export async function serve(environment: NodeJS.ProcessEnv = process.env): Promise<void> {
-  let config: Config
-  try {
-    config = loadConfig(environment)
-  } catch (error) {
-    if (error instanceof ConfigError) fail(error.message)
-    throw error
-  }
-  let app: Awaited<ReturnType<typeof buildApp>>
-  try {
-    app = await buildApp(config)
-  } catch (error) {
-    // A bad configuration file or tool set: say what is wrong, without a stack trace.
-    if (error instanceof ConfigFileError || error instanceof ToolDefinitionError) fail(error.message)
-    throw error
-  }
-
-  installProcessGuards(app.log, {
-    onFailure: () => {
-      app.metrics.uncaughtFailure()
-    },
-  })
+  const { config, app } = await startApp(environment)
 
   let health: HealthListener | undefined
   let closing = false

@@ -8,22 +8,28 @@ export const maxIdempotencyKeyChars = 255
  * The Idempotency-Key header (IETF httpapi draft: a structured-field string, `"..."`); a bare
  * token is taken too, as most clients send one. Printable ASCII, 1 to 255 characters.
  */
-export function idempotencyKeyOf(header: string | string[] | undefined): string | undefined {
+export function idempotencyKeyOf(header: string | string[] | undefined, where: KeyPlace = headerPlace): string | undefined {
   if (header === undefined) return undefined
-  if (Array.isArray(header)) throw invalidKey('it was sent more than once')
+  if (Array.isArray(header)) throw invalidKey(where, 'it was sent more than once')
   let key = header.trim()
   if (key.length >= 2 && key.startsWith('"') && key.endsWith('"')) key = key.slice(1, -1).replace(/\\(["\\])/g, '$1')
-  if (key === '') throw invalidKey('it is empty')
+  if (key === '') throw invalidKey(where, 'it is empty')
   if (key.length > maxIdempotencyKeyChars)
-    throw invalidKey(`it is ${String(key.length)} characters long, over ${String(maxIdempotencyKeyChars)}`)
-  if (!/^[\x20-\x7e]+$/.test(key)) throw invalidKey('it holds characters other than printable ASCII')
+    throw invalidKey(where, `it is ${String(key.length)} characters long, over ${String(maxIdempotencyKeyChars)}`)
+  if (!/^[\x20-\x7e]+$/.test(key)) throw invalidKey(where, 'it holds characters other than printable ASCII')
   return key
 }
 
-function invalidKey(why: string): RequestError {
-  return new RequestError('invalid_idempotency_key', `The Idempotency-Key header is not usable: ${why}.`, {
-    path: 'headers.idempotency-key',
-  })
+/** Where a key came from, for the error about it: the header, or an MCP request's `_meta`. */
+export interface KeyPlace {
+  name: string
+  path: string
+}
+
+const headerPlace: KeyPlace = { name: 'The Idempotency-Key header', path: 'headers.idempotency-key' }
+
+function invalidKey(where: KeyPlace, why: string): RequestError {
+  return new RequestError('invalid_idempotency_key', `${where.name} is not usable: ${why}.`, { path: where.path })
 }
 
 /** What the Prefer header (RFC 7240) asks of the answer: `respond-async`, and `wait=<seconds>`. */
@@ -49,10 +55,11 @@ export function preferencesOf(header: string | string[] | undefined): Preference
   return preferences
 }
 
-/** SHA-256 of a batch's calls (ids, names, arguments): what an Idempotency-Key is bound to. */
-export function callsDigest(calls: readonly RawToolCall[]): string {
+/** SHA-256 of a batch's calls (ids, names, arguments) and of its approvals' digest, if any: what an Idempotency-Key is bound to. */
+export function callsDigest(calls: readonly RawToolCall[], approvalsDigest?: string): string {
   const hash = createHash('sha256')
   for (const call of calls) hash.update(JSON.stringify([call.assignedId ? null : call.id, call.name, call.arguments])).update('\n')
+  if (approvalsDigest !== undefined) hash.update(`approvals ${approvalsDigest}\n`)
   return hash.digest('hex')
 }
 

@@ -29,12 +29,12 @@ export interface StdoutLogger {
  * process.exit() and on a fatal exception, `fatal()` flushes it, and flushLog / flushLogSync do
  * it where a line must be out at once (the server listening, a shutdown, a stray failure).
  */
-export function createLogger(config: Pick<Config, 'logLevel'>): StdoutLogger {
+export function createLogger(config: Pick<Config, 'logLevel'>, stream: 'stdout' | 'stderr' = 'stdout'): StdoutLogger {
   const options = { level: config.logLevel, redact: ['req.headers.authorization'] }
   // Silent writes nothing: no destination, no timer (tests build many such apps).
   if (config.logLevel === 'silent')
     return { logger: pino(options, { write: () => undefined }), flush: () => undefined, close: () => undefined }
-  const destination = pino.destination({ dest: 1, sync: false, minLength: 4096 })
+  const destination = pino.destination({ dest: stream === 'stdout' ? 1 : 2, sync: false, minLength: 4096 })
   const flush = () => {
     try {
       destination.flush()

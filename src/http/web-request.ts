@@ -1,0 +1,21 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
+/** Headers that describe the body Fastify has already read and parsed; the web Request carries none. */
+const bodyHeaders = new Set(['content-length', 'transfer-encoding'])
+
+/**
+ * The request as a web-standard Request without its body (Fastify parsed it; the handler takes it
+ * parsed), whose signal aborts when the client's connection closes.
+ */
+export function toWebRequest(request: FastifyRequest, reply: FastifyReply): Request {
+  const controller = new AbortController()
+  reply.raw.once('close', () => {
+    controller.abort()
+  })
+  const headers = new Headers()
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value === undefined || bodyHeaders.has(name)) continue
+    for (const each of Array.isArray(value) ? value : [value]) headers.append(name, each)
+  }
+  return new Request(new URL(request.url, 'http://toolgate.invalid'), { method: request.method, headers, signal: controller.signal })
+}
