@@ -16,7 +16,7 @@ import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import { processCpuUs } from './cpu.ts'
 import { clockBody } from './lib/bodies.ts'
-import { localDir, writeResults } from './lib/output.ts'
+import { runAlone } from './lib/alone.ts'
 import { startChild } from './lib/processes.ts'
 import { median, round } from './lib/stats.ts'
 
@@ -166,25 +166,13 @@ export function idempotencyTable(rows: Row[], seconds: number, rounds: number): 
 }
 
 if (import.meta.main) {
-  const say = (text: string) => process.stdout.write(`${text}\n`)
-  process.on('SIGTERM', () => {
-    for (const child of children) child.kill('SIGKILL')
-    process.exit(143)
+  const seconds = Number(process.env.BENCH_CPU_SECONDS ?? (quick ? 2 : 5))
+  const rounds = Number(process.env.BENCH_CPU_ROUNDS ?? 3)
+  await runAlone({
+    name: 'idempotency',
+    title: `h. the cost of an Idempotency-Key (autocannon, ${String(connections)} connections)`,
+    children,
+    run: idempotencySection,
+    table: (rows) => idempotencyTable(rows, seconds, rounds),
   })
-  try {
-    say(`h. the cost of an Idempotency-Key (autocannon, ${String(connections)} connections)`)
-    const rows = await idempotencySection(say)
-    const seconds = Number(process.env.BENCH_CPU_SECONDS ?? (quick ? 2 : 5))
-    const rounds = Number(process.env.BENCH_CPU_ROUNDS ?? 3)
-    const table = idempotencyTable(rows, seconds, rounds)
-    say(`\n${table.join('\n')}`)
-    const written = await writeResults(localDir, {
-      'idempotency.json': `${JSON.stringify({ date: new Date().toISOString(), node: process.version, rows }, null, 2)}\n`,
-      'idempotency.md': `Measured ${new Date().toISOString().slice(0, 10)}, Node ${process.version}.\n\n${table.join('\n')}\n`,
-    })
-    say(`wrote ${written.join(', ')}`)
-  } catch (error) {
-    process.exitCode = 1
-    say(`idempotency benchmark failed: ${error instanceof Error ? error.message : String(error)}`)
-  }
 }

@@ -4,7 +4,8 @@
 // prints where. `npm run bench -- --record` writes them into bench/results/ instead: the committed
 // figures the README's Performance section is copied from (a quick run, BENCH_QUICK=1, is not
 // recorded). `npm run bench -- --only cpu` runs section g (server CPU per request, bench/cpu.ts) alone;
-// `-- --only idempotency` section h (the cost of an Idempotency-Key, bench/idempotency.ts), which only runs alone.
+// `-- --only idempotency` section h (the cost of an Idempotency-Key, bench/idempotency.ts), which only runs alone;
+// `-- --only mcp` section i (tools/call over MCP against POST /execute, bench/mcp.ts), which only runs alone too.
 import { spawnSync, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
@@ -34,7 +35,7 @@ if (output.record && quick) {
   process.exit(2)
 }
 if (output.only !== undefined) {
-  // One section alone (g: bench/cpu.ts, h: bench/idempotency.ts): it prints its table and writes its .md and .json into bench/results/local/.
+  // One section alone (g: bench/cpu.ts, h: bench/idempotency.ts, i: bench/mcp.ts): it prints its table and writes its .md and .json into bench/results/local/.
   const alone = spawnSync(process.execPath, [new URL(`./${output.only}.ts`, import.meta.url).pathname], { stdio: 'inherit' })
   process.exit(alone.status ?? 1)
 }

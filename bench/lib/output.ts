@@ -14,10 +14,10 @@ export const recordedDir = new URL('../results/', import.meta.url)
 export const localDir = new URL('../results/local/', import.meta.url)
 
 export const usage =
-  'usage: npm run bench [-- --record | -- --only cpu|idempotency]   (--record: rewrite the committed figures in bench/results/; --only: section g (cpu) or h (idempotency) alone, into bench/results/local/)'
+  'usage: npm run bench [-- --record | -- --only cpu|idempotency|mcp]   (--record: rewrite the committed figures in bench/results/; --only: section g (cpu), h (idempotency) or i (mcp) alone, into bench/results/local/)'
 
 /** The sections that run alone with `--only`. */
-export const sectionsAlone = ['cpu', 'idempotency'] as const
+export const sectionsAlone = ['cpu', 'idempotency', 'mcp'] as const
 
 export interface BenchOutput {
   /** Where the files go. */
