@@ -9,10 +9,12 @@ import { acceptContentTypes } from './http/content-types.ts'
 import { createErrorHandler, notFound } from './http/error-handler.ts'
 import { openapiDocument } from './http/openapi.ts'
 import { overloadProtection } from './http/overload.ts'
+import { approvalsPlugin } from './http/plugins/approvals.ts'
 import { configPlugin } from './http/plugins/config.ts'
 import { executionsPlugin } from './http/plugins/executions.ts'
 import { executorPlugin } from './http/plugins/executor.ts'
 import { keyRingPlugin } from './http/plugins/key-ring.ts'
+import { mcpServerPlugin } from './http/plugins/mcp-server.ts'
 import { observabilityPlugin } from './http/plugins/observability.ts'
 import { redisPlugin } from './http/plugins/redis.ts'
 import { reloadPlugin } from './http/plugins/reload.ts'
@@ -32,6 +34,8 @@ export interface AppOptions {
   logger?: FastifyBaseLogger
   /** Source of backoff jitter in [0, 1); tests pin it. @default Math.random */
   random?: () => number
+  /** Where the JSON lines go when no `logger` is given: stderr when stdout carries a protocol (MCP over stdio). @default 'stdout' */
+  logStream?: 'stdout' | 'stderr'
 }
 
 /** The route plugins, found by the folder they are in: src/ names none of them. */
@@ -44,7 +48,7 @@ const routesFolder = join(import.meta.dirname, '..', 'routes')
  */
 export async function buildApp(config: Config, options: AppOptions = {}) {
   let stdout: StdoutLogger | undefined
-  const logger = options.logger ?? (stdout = createLogger(config)).logger
+  const logger = options.logger ?? (stdout = createLogger(config, options.logStream)).logger
   const app = Fastify(serverOptions(config, logger)).withTypeProvider<ZodTypeProvider>()
   if (stdout !== undefined) {
     // Buffered lines: "Server listening at" is written at once, not with the next 4 KiB; closing flushes.
@@ -72,6 +76,8 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   await app.register(toolSourcesPlugin, { tools: options.tools })
   await app.register(executorPlugin, { random: options.random })
   await app.register(executionsPlugin)
+  await app.register(approvalsPlugin)
+  await app.register(mcpServerPlugin)
   await app.register(reloadPlugin)
 
   // The hooks, in the order a request meets them: its id first, so that every reply carries it.

@@ -48,3 +48,23 @@ export const maxUncaughtFailuresPerMinute = 100
 export const mcpSessionCheckTimeoutMs = 10_000
 /** Characters of a request's URL (path and query, which the caller chooses) in its access log line. */
 export const maxLoggedUrlChars = 256
+/** How often an MCP client that asked for progress (a progressToken) hears that its call still runs. */
+export const mcpProgressIntervalMs = 1_000
+
+/** Bytes of an OpenAPI document the tools file names (read from disk or fetched), whatever Content-Length claims. */
+export const maxOpenApiDocumentBytes = 4 * 1024 * 1024
+/** The longest fetching an OpenAPI document by URL may take, at start-up or at a reload. */
+export const openApiFetchTimeoutMs = 10_000
+/** The longest resolving the `$ref`s of an OpenAPI document may take. */
+export const openApiDereferenceTimeoutMs = 5_000
+/** Operations one `openapi:` entry of the tools file may name: the tools made from one document. */
+export const maxOpenApiOperations = 100
+/**
+ * Characters of one OpenAPI tool's arguments schema as JSON (about), a `$ref`'d schema counted each
+ * time it is used: a few kilobytes of `$ref`s can otherwise stand for gigabytes of GET /tools.
+ */
+export const maxOpenApiSchemaChars = 256 * 1024
+/** Characters of an OpenAPI tool's description (the operation's summary and description); a longer one is cut. */
+export const maxOpenApiDescriptionChars = 4_000
+/** Characters of a lane key (its template, or what it computes to); a longer computed key is cut and ends with a hash of the whole. */
+export const maxLaneKeyChars = 256

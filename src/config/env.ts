@@ -5,6 +5,8 @@ const integer = (min: number, max: number) => z.coerce.number().int().min(min).m
 /** The fewest characters of an API key or the admin key, wherever it is given (TOOLGATE_API_KEYS, a keys file, TOOLGATE_ADMIN_KEY). */
 export const minKeyChars = 16
 export const keyLengthRule = `use at least ${String(minKeyChars)} characters`
+/** The fewest characters of an approval secret (TOOLGATE_APPROVAL_SECRETS): an HMAC key an attacker must not guess. */
+export const minApprovalSecretChars = 32
 
 /**
  * Every environment variable toolgate reads: its type, default and meaning.
@@ -130,6 +132,27 @@ export const envSchema = z.object({
     .min(minKeyChars, keyLengthRule)
     .optional()
     .describe('Enables POST /admin/reload for requests bearing it (Authorization: Bearer ...); unset: no admin route.'),
+  TOOLGATE_APPROVAL_SECRETS: z
+    .string()
+    .superRefine((value, context) => {
+      const secrets = list(value)
+      if (secrets.length === 0) context.addIssue({ code: 'custom', message: 'holds no secret; unset it to run without approvals' })
+      secrets.forEach((secret, index) => {
+        if (secret.length < minApprovalSecretChars) {
+          context.addIssue({
+            code: 'custom',
+            message: `secret ${String(index + 1)} of ${String(secrets.length)} is too short; use at least ${String(minApprovalSecretChars)} characters`,
+          })
+        }
+      })
+    })
+    .optional()
+    .describe(
+      `Comma-separated HMAC secrets (each of at least ${String(minApprovalSecretChars)} characters) that enable approvals: the first signs approval tokens, every one verifies them (rotation). Unset: approvals off; a call that requires one answers approval_unavailable.`,
+    ),
+  TOOLGATE_APPROVAL_TTL_SECONDS: integer(1, 30 * 86_400)
+    .default(3_600)
+    .describe('How long an approval token (a call held for a human decision) stays valid after it was issued.'),
   TOOLGATE_REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
@@ -166,6 +189,20 @@ export const envSchema = z.object({
   TOOLGATE_STATE_MAX_BYTES: integer(1_024, Number.MAX_SAFE_INTEGER)
     .default(64 * 1024 * 1024)
     .describe('Bytes of call results the in-memory state keeps, all batches together; past it, the oldest batches are forgotten.'),
+  TOOLGATE_MCP_MAX_SESSIONS: integer(1, 1_000_000)
+    .default(1_000)
+    .describe(
+      'MCP sessions (protocol revisions of 2025, which open one) /mcp keeps at once; past it, the one idle longest is closed. The 2026-07-28 revision keeps none.',
+    ),
+  TOOLGATE_MCP_STDIO_KEY: z
+    .string()
+    .optional()
+    .describe(
+      'For `toolgate mcp-stdio` with API keys configured: the key (one of TOOLGATE_API_KEYS or the keys file) whose tools the MCP client that started the process may call.',
+    ),
+  TOOLGATE_MCP_SESSION_IDLE_SECONDS: integer(1, 86_400)
+    .default(600)
+    .describe('An MCP session nobody used for this long is closed; its client opens a new one.'),
   OTEL_EXPORTER_OTLP_ENDPOINT: z
     .url()
     .optional()
@@ -222,6 +259,8 @@ export const configSchema = envSchema
     shutdownGraceMs: env.TOOLGATE_SHUTDOWN_GRACE_MS,
     configFile: env.TOOLGATE_CONFIG,
     adminKey: env.TOOLGATE_ADMIN_KEY,
+    approvalSecrets: list(env.TOOLGATE_APPROVAL_SECRETS),
+    approvalTtlSeconds: env.TOOLGATE_APPROVAL_TTL_SECONDS,
     apiKeys: list(env.TOOLGATE_API_KEYS),
     apiKeysFile: env.TOOLGATE_API_KEYS_FILE,
     rateLimitPerMinute: env.TOOLGATE_RATE_LIMIT_PER_MINUTE,
@@ -236,6 +275,9 @@ export const configSchema = envSchema
     maxWaitSeconds: env.TOOLGATE_MAX_WAIT_SECONDS,
     stateMaxEntries: env.TOOLGATE_STATE_MAX_ENTRIES,
     stateMaxBytes: env.TOOLGATE_STATE_MAX_BYTES,
+    mcpMaxSessions: env.TOOLGATE_MCP_MAX_SESSIONS,
+    mcpSessionIdleMs: env.TOOLGATE_MCP_SESSION_IDLE_SECONDS * 1000,
+    mcpStdioKey: env.TOOLGATE_MCP_STDIO_KEY,
     otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
     serviceName: env.OTEL_SERVICE_NAME,
     openMeteoGeocodingUrl: env.OPEN_METEO_GEOCODING_URL,
@@ -245,7 +287,13 @@ export const configSchema = envSchema
 export type Config = z.output<typeof configSchema>
 
 /** The variables whose values are secrets: a problem with one names it, never its value. */
-const secretVariables = new Set(['TOOLGATE_API_KEYS', 'TOOLGATE_ADMIN_KEY', 'TOOLGATE_REDIS_URL'])
+const secretVariables = new Set([
+  'TOOLGATE_API_KEYS',
+  'TOOLGATE_ADMIN_KEY',
+  'TOOLGATE_REDIS_URL',
+  'TOOLGATE_APPROVAL_SECRETS',
+  'TOOLGATE_MCP_STDIO_KEY',
+])
 
 export class ConfigError extends Error {
   override name = 'ConfigError'
