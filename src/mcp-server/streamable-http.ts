@@ -153,19 +153,22 @@ export class McpHttpEndpoint {
     return withBody(response, stream)
   }
 
+  /** Closes sessions, the one idle longest first, until there is room for one more; one waiting for an answer goes last. */
   #makeRoom(): void {
     while (this.#sessions.size >= this.#options.maxSessions) {
-      const [id] = this.#sessions.keys()
+      const idle = [...this.#sessions].find(([, session]) => session.streams.size === 0)?.[0]
+      const id = idle ?? this.#sessions.keys().next().value
       if (id === undefined) return
       this.#closeSession(id, 'the most sessions are open (TOOLGATE_MCP_MAX_SESSIONS); the one idle longest was closed')
     }
   }
 
+  /** Closes the sessions unused for TOOLGATE_MCP_SESSION_IDLE_SECONDS, but not one whose call is still running. */
   #closeIdle(): void {
     const idleSince = Date.now() - this.#options.sessionIdleMs
     for (const [id, session] of this.#sessions) {
       if (session.usedAt > idleSince) return
-      this.#closeSession(id, 'idle past TOOLGATE_MCP_SESSION_IDLE_SECONDS')
+      if (session.streams.size === 0) this.#closeSession(id, 'idle past TOOLGATE_MCP_SESSION_IDLE_SECONDS')
     }
   }
 

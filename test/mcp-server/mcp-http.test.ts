@@ -287,6 +287,22 @@ describe('POST /mcp, access', () => {
     assert.equal((await ping(ops)).status, 404, 'the session idle longest was closed to make room')
   })
 
+  it('makes room by closing an idle session, not one whose call still runs', async (t) => {
+    const { tool, runs } = recordingTool()
+    const app = await buildTestApp(t, { tools: [tool], env: { TOOLGATE_MCP_MAX_SESSIONS: '2' } })
+    const url = await listen(app)
+    const busy = await connectHttp(t, url, '2025-11-25')
+    const idle = await connectHttp(t, url, '2025-11-25')
+    const running = busy.callTool('record', { ms: 800 })
+    await waitFor(() => runs.length === 1, 'the call to start')
+    // The busy session is now the one used longest ago.
+    await idle.listTools()
+    assert.equal((await post(url, {})).status, 200, 'a third session opens')
+    assert.deepEqual((await running).structuredContent, { waited: 800 })
+    assert.equal(runs[0]?.aborted, false)
+    await assert.rejects(idle.listTools(), 'the idle session was the one closed')
+  })
+
   it('tells a 2025 session that the tools changed when a reload changes them', async (t) => {
     const file = join(await mkdtemp(join(tmpdir(), 'toolgate-mcp-reload-')), 'tools.yaml')
     await writeFile(file, 'builtins:\n  disabled: [get_weather]\n')
