@@ -39,6 +39,8 @@ export interface ExecutionRequest {
 export interface ExecutionAnswer {
   execution: ExecutionRecord
   reply: ExecuteReply<ToolMessage>
+  /** Each call's answer as recorded, content blocks included (which a text-only provider's reply renders as text). */
+  calls: AnsweredCall[]
   /** Every call is answered. */
   finished: boolean
   /** Nothing ran for this request: every answer was recorded before (a retry of a finished batch). */
@@ -415,7 +417,8 @@ export class Executions {
     const filled = record.calls.map((call, index) => answers[index] ?? pendingAnswer(record, call))
     const finished = answers.length === record.calls.length && filled.every((_, index) => answers[index] !== undefined)
     const wallMs = Math.max(0, endedAt - record.createdAt)
-    return { execution: record, reply: formatReply({ calls: filled, wallMs }, providerNamed(record.provider)), finished, replayed }
+    const reply = formatReply({ calls: filled, wallMs }, providerNamed(record.provider))
+    return { execution: record, reply, calls: filled, finished, replayed }
   }
 
   async #state<T>(operation: Promise<T>): Promise<T> {

@@ -130,10 +130,9 @@ async function runKeyed(
     log: gateway.log,
     observer,
   })
-  const result = answer.reply.results[0]
-  const message = answer.reply.messages[0]
-  if (result === undefined || message === undefined) throw new Error('invariant broken: a keyed tools/call was left without its answer')
-  return toCallToolResult({ result, content: 'content' in message && typeof message.content === 'string' ? message.content : '' })
+  const answered = answer.calls[0]
+  if (answered === undefined) throw new Error('invariant broken: a keyed tools/call was left without its answer')
+  return toCallToolResult(answered)
 }
 
 function keyOf(value: unknown): string | undefined {

@@ -123,6 +123,10 @@ for (const era of eras) {
       assert.equal(image.content[0]?.type, 'image')
       assert.equal(image.content[0].mimeType, 'image/png')
       assert.equal(image.content[1]?.text, 'The image above is the MCP logo.')
+      const meta = { 'io.toolgate/idempotency-key': `image-${era}` }
+      const keyed = await client.callTool('media__image', {}, { meta })
+      assert.deepEqual(keyed.content, image.content, 'a keyed call keeps its content blocks')
+      assert.deepEqual((await client.callTool('media__image', {}, { meta })).content, image.content, 'and so does its replay')
 
       const failed = errorOf(await client.callTool('fix__fail', {}))
       assert.deepEqual(failed, { code: 'tool_error', message: 'the fixture failed on purpose' })
