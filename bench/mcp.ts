@@ -7,7 +7,7 @@
 // the client's latency (median, p95) and the server's CPU µs per call (its /proc times).
 //
 // Alone: `npm run bench -- --only mcp` (prints the table, writes mcp.md and mcp.json into
-// bench/results/local/). Env: BENCH_MCP_CALLS (calls per way and round; default 400, 100 with
+// bench/results/local/). Env: BENCH_MCP_CALLS (calls per way and round; default 1000, 200 with
 // BENCH_QUICK=1), BENCH_MCP_ROUNDS (3).
 import { type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
@@ -22,7 +22,7 @@ import { startChild } from './lib/processes.ts'
 import { median, p95, round } from './lib/stats.ts'
 
 const quick = process.env.BENCH_QUICK === '1'
-const callsPerRound = Number(process.env.BENCH_MCP_CALLS ?? (quick ? 100 : 400))
+const callsPerRound = Number(process.env.BENCH_MCP_CALLS ?? (quick ? 200 : 1000))
 const rounds = Number(process.env.BENCH_MCP_ROUNDS ?? 3)
 const ways = ['execute', 'mcp-2026-07-28', 'mcp-2025-11-25'] as const
 type Way = (typeof ways)[number]

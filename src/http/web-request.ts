@@ -5,12 +5,14 @@ const bodyHeaders = new Set(['content-length', 'transfer-encoding'])
 
 /**
  * The request as a web-standard Request without its body (Fastify parsed it; the handler takes it
- * parsed), whose signal aborts when the client's connection closes.
+ * parsed), whose signal aborts when the client's connection closes before its answer is written.
  */
 export function toWebRequest(request: FastifyRequest, reply: FastifyReply): Request {
   const controller = new AbortController()
+  // Only a client gone before the answer ended cancels: an abort costs an AbortError (and the SDK's
+  // own error after it), which a finished exchange need not pay.
   reply.raw.once('close', () => {
-    controller.abort()
+    if (!reply.raw.writableFinished) controller.abort()
   })
   const headers = new Headers()
   for (const [name, value] of Object.entries(request.headers)) {
