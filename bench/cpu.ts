@@ -13,10 +13,10 @@ import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as delay } from 'node:timers/promises'
 import { clockBody, noopBody } from './lib/bodies.ts'
 import { localDir, writeResults } from './lib/output.ts'
-import { startChild } from './lib/processes.ts'
+import type { LoadResult } from './lib/load-result.ts'
+import { startChild, stopChild } from './lib/processes.ts'
 import { median, round } from './lib/stats.ts'
 
 const benchDir = new URL('./', import.meta.url)
@@ -78,27 +78,10 @@ export function processCpuUs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) / ticksPerSecond) * 1e6
 }
 
-interface LoadResult {
-  requestsPerSecond: number
-  total: number
-  non2xx: number
-  errors: number
-  mismatched: number
-}
-
 const children: ChildProcess[] = []
 
 async function start(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; line: string }> {
   return startChild(children, node, args, env, ready)
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  const running = () => child.exitCode === null && child.signalCode === null
-  if (!running()) return
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGTERM')
-  await Promise.race([exited, delay(2_000)])
-  if (running()) child.kill('SIGKILL')
 }
 
 interface Server {
@@ -144,7 +127,7 @@ async function loadRound(
   const cpuUs = processCpuUs(server.pid) - before
   clearInterval(scraper)
   await Promise.all(scrapes)
-  await stop(child)
+  await stopChild(child)
   const result = JSON.parse(line) as LoadResult
   if (result.non2xx + result.errors + result.mismatched > 0) {
     process.stderr.write(
@@ -199,12 +182,12 @@ export async function cpuSection(options: { seconds?: number; rounds?: number; l
           `  ${row.label}: toolgate ${String(row.toolgate.cpuUsPerRequest)} µs CPU/request, ${String(row.toolgate.requestsPerSecond)} req/s; echo ${String(row.echo.cpuUsPerRequest)} µs, ${String(row.echo.requestsPerSecond)} req/s; ${String(row.cpuRatio)}x CPU, ${String(row.requestsPerSecondRatio)}x req/s${row.failures > 0 ? `; ! ${String(row.failures)} failed requests` : ''}`,
         )
       } finally {
-        await stop(gateway.child)
-        await stop(echo.child)
+        await stopChild(gateway.child)
+        await stopChild(echo.child)
       }
     }
   } finally {
-    for (const child of children) await stop(child)
+    for (const child of children) await stopChild(child)
   }
   return rows
 }

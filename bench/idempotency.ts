@@ -13,11 +13,11 @@ import { writeFile } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { setTimeout as delay } from 'node:timers/promises'
 import { processCpuUs } from './cpu.ts'
 import { clockBody } from './lib/bodies.ts'
 import { runAlone } from './lib/alone.ts'
-import { startChild } from './lib/processes.ts'
+import type { LoadResult } from './lib/load-result.ts'
+import { startChild, stopChild } from './lib/processes.ts'
 import { median, round } from './lib/stats.ts'
 
 const benchDir = new URL('./', import.meta.url)
@@ -67,15 +67,6 @@ async function startRedis(): Promise<string> {
   return `redis://127.0.0.1:${String(port)}`
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  const running = () => child.exitCode === null && child.signalCode === null
-  if (!running()) return
-  const exited = once(child, 'exit')
-  child.kill('SIGTERM')
-  await Promise.race([exited, delay(2_000)])
-  if (running()) child.kill('SIGKILL')
-}
-
 async function round1(url: string, pid: number, bodyFile: string, keying: Row['keying'], seconds: number) {
   const before = processCpuUs(pid)
   const { child, line } = await startChild(
@@ -86,16 +77,8 @@ async function round1(url: string, pid: number, bodyFile: string, keying: Row['k
     /^\{/,
   )
   const cpuUs = processCpuUs(pid) - before
-  await stop(child)
-  const result = JSON.parse(line) as {
-    requestsPerSecond: number
-    latencyP50Ms: number
-    latencyP99Ms: number
-    total: number
-    non2xx: number
-    errors: number
-    mismatched: number
-  }
+  await stopChild(child)
+  const result = JSON.parse(line) as LoadResult
   return { ...result, cpuUsPerRequest: cpuUs / Math.max(1, result.total) }
 }
 
@@ -142,11 +125,11 @@ export async function idempotencySection(log: (line: string) => void): Promise<R
           )
         }
       } finally {
-        await stop(child)
+        await stopChild(child)
       }
     }
   } finally {
-    for (const child of children) await stop(child)
+    for (const child of children) await stopChild(child)
   }
   return rows
 }

@@ -5,6 +5,7 @@
 // Authorization header when set; BENCH_IDEMPOTENCY (unique or fixed) an Idempotency-Key.
 import { readFileSync } from 'node:fs'
 import autocannon from 'autocannon'
+import type { LoadResult } from './lib/load-result.ts'
 
 const [url = '', bodyFile = '', check = 'execute', connections = '16', seconds = '10'] = process.argv.slice(2)
 const body = readFileSync(bodyFile, 'utf8')
@@ -69,5 +70,5 @@ process.stdout.write(
     timeouts: result.timeouts,
     checked,
     mismatched,
-  })}\n`,
+  } satisfies LoadResult)}\n`,
 )

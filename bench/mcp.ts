@@ -10,15 +10,13 @@
 // bench/results/local/). Env: BENCH_MCP_CALLS (calls per way and round; default 1000, 200 with
 // BENCH_QUICK=1), BENCH_MCP_ROUNDS (3).
 import { type ChildProcess } from 'node:child_process'
-import { once } from 'node:events'
-import { setTimeout as delay } from 'node:timers/promises'
 import { Client as ModernClient, StreamableHTTPClientTransport as ModernTransport } from '@modelcontextprotocol/client'
 import { Client as LegacyClient } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport as LegacyTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { processCpuUs } from './cpu.ts'
 import { message } from './lib/bodies.ts'
 import { runAlone } from './lib/alone.ts'
-import { startChild } from './lib/processes.ts'
+import { startChild, stopChild } from './lib/processes.ts'
 import { median, p95, round } from './lib/stats.ts'
 
 const quick = process.env.BENCH_QUICK === '1'
@@ -42,16 +40,6 @@ interface Row {
 }
 
 const children: ChildProcess[] = []
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = once(child, 'exit')
-  child.kill('SIGTERM')
-  await Promise.race([exited, delay(2_000)])
-  // Read again: the exit may have come meanwhile.
-  const stillRunning = () => child.exitCode === null && child.signalCode === null
-  if (stillRunning()) child.kill('SIGKILL')
-}
 
 /** One way of making the call, ready to be made again and again. */
 async function caller(url: string, way: Way): Promise<{ call: () => Promise<void>; close: () => Promise<void> }> {
@@ -129,7 +117,7 @@ export async function mcpSection(log: (line: string) => void): Promise<Row[]> {
     return rows
   } finally {
     for (const each of callers.values()) await each.close().catch(() => undefined)
-    for (const each of children) await stop(each)
+    for (const each of children) await stopChild(each)
   }
 }
 

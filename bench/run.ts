@@ -18,6 +18,7 @@ import { clockBody, message, noopBody } from './lib/bodies.ts'
 import { lineChartSvg } from './lib/chart.ts'
 import { startChild } from './lib/processes.ts'
 import { benchOutput, usage, writeResults, type BenchOutput } from './lib/output.ts'
+import type { LoadResult } from './lib/load-result.ts'
 import { median, p95, round } from './lib/stats.ts'
 
 const benchDir = new URL('./', import.meta.url)
@@ -117,18 +118,6 @@ interface SectionA {
   parallel: { medianMs: number; p95Ms: number }
   sequential: { medianMs: number; p95Ms: number }
   speedup: number
-}
-
-interface LoadResult {
-  requestsPerSecond: number
-  latencyP50Ms: number
-  latencyP99Ms: number
-  total: number
-  non2xx: number
-  errors: number
-  timeouts: number
-  checked: number
-  mismatched: number
 }
 
 async function load(url: string, body: string, check: 'execute' | 'echo' | 'python'): Promise<LoadResult> {

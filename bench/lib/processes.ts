@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { setTimeout as delay } from 'node:timers/promises'
 import { createInterface } from 'node:readline'
 
 /**
@@ -24,4 +25,14 @@ export async function startChild(
     }
   }
   throw new Error(`${command} ${args.join(' ')} exited before it was ready`)
+}
+
+/** Stops a child process: SIGTERM, then SIGKILL if it has not exited 2 s later. */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  const running = () => child.exitCode === null && child.signalCode === null
+  if (!running()) return
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  await Promise.race([exited, delay(2_000)])
+  if (running()) child.kill('SIGKILL')
 }
