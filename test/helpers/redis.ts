@@ -13,9 +13,9 @@
 // valkey-server on PATH. Without one the test is skipped, saying why; under CI=true it fails instead.
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer } from 'node:net'
 import type { Readable, Writable } from 'node:stream'
 import type { TestContext } from 'node:test'
+import { freePort } from './ports.ts'
 
 /** How long redis-server may take to say it accepts connections. */
 const startTimeoutMs = 10_000
@@ -66,15 +66,6 @@ export function redisOrSkip(t: TestContext): string | undefined {
   if (process.env.CI === 'true') throw new Error(`${why}; under CI=true the Redis tests must run, not be skipped`)
   t.skip(why)
   return undefined
-}
-
-async function freePort(): Promise<number> {
-  const probe = createServer().listen(0, '127.0.0.1')
-  await once(probe, 'listening')
-  const address = probe.address()
-  await new Promise((resolve) => probe.close(resolve))
-  if (address === null || typeof address === 'string') throw new Error('no TCP port')
-  return address.port
 }
 
 export interface TestRedis {

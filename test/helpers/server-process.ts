@@ -1,10 +1,11 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process'
 import { once } from 'node:events'
-import { createServer, type Server } from 'node:http'
+import type { Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Readable } from 'node:stream'
 import type { TestContext } from 'node:test'
 import { waitFor } from './app.ts'
+import { freePort } from './ports.ts'
 
 export const serverEntry = new URL('../../src/cli/toolgate.js', import.meta.url).pathname
 
@@ -13,16 +14,6 @@ export interface RunningServer {
   base: string
   output: () => string
   exit: Promise<[number | null, NodeJS.Signals | null]>
-}
-
-/** A port free now on loopback. */
-async function freePort(): Promise<number> {
-  const probe = createServer()
-  probe.listen(0, '127.0.0.1')
-  await once(probe, 'listening')
-  const { port } = probe.address() as AddressInfo
-  await new Promise((resolve) => probe.close(resolve))
-  return port
 }
 
 /**
