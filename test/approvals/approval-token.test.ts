@@ -21,6 +21,7 @@ import { MemoryStore } from '../../src/state/memory-store.ts'
 import { ToolRegistry } from '../../src/tools/registry.ts'
 import { defineTool, type Tool } from '../../src/tools/tool.ts'
 import { testConfig } from '../helpers/app.ts'
+import { flipped } from '../helpers/tampered-token.ts'
 
 const oldSecret = 'old-approval-secret-0123456789abcdef'
 const newSecret = 'new-approval-secret-0123456789abcdef'
@@ -35,15 +36,6 @@ const claims = (overrides: Partial<ApprovalClaims> = {}): ApprovalClaims => ({
   exp: Date.now() + 60_000,
   ...overrides,
 })
-
-/** The token with one character of its claims (`part` 1) or signature (`part` 2) changed. */
-function flipped(token: string, part: 1 | 2): string {
-  const parts = token.split('.')
-  const text = parts[part] ?? ''
-  const at = Math.floor(text.length / 2)
-  parts[part] = text.slice(0, at) + (text[at] === 'A' ? 'B' : 'A') + text.slice(at + 1)
-  return parts.join('.')
-}
 
 describe('approval tokens', () => {
   it('round-trips the claims it was signed with', () => {
@@ -101,15 +93,18 @@ function tokenOf(entry: PreparedCall | undefined): string {
 }
 const prepared = (tool: Tool): PreparedCall[] => [{ call, tool, args: { to: 'bob', amount: 5 } }]
 
+/** Approvals with `secrets` (none: not enabled), their use records in memory. */
+function approvalsOnMemory(secrets: string[]): Approvals {
+  return new Approvals({ secrets, ttlSeconds: 60 }, new MemoryStore({ maxEntries: 10, maxBytes: 10_000, ttlMs: 60_000 }))
+}
+
+/** The gate of a request that brings no decisions. */
+const undecided = (approvals: Approvals) => approvals.forRequest({ caller: 'anonymous', decisions: undefined, calls: [call] })
+
 describe('the approvals of a request', () => {
   it('holds a call that needs approval, then runs it on a decision, and refuses it when the tool policy changed since', async () => {
-    const approvals = new Approvals(
-      { secrets: [newSecret], ttlSeconds: 60 },
-      new MemoryStore({ maxEntries: 10, maxBytes: 10_000, ttlMs: 60_000 }),
-    )
-    const held = await approvals
-      .forRequest({ caller: 'anonymous', decisions: undefined, calls: [call] })
-      .review(prepared(transferTool()), limits)
+    const approvals = approvalsOnMemory([newSecret])
+    const held = await undecided(approvals).review(prepared(transferTool()), limits)
     const hold = held.prepared[0]
     assert.equal(hold?.error?.code, 'awaiting_approval')
     const token = tokenOf(hold)
@@ -139,27 +134,18 @@ describe('the approvals of a request', () => {
   })
 
   it('answers approval_unavailable, never runs, a call that needs approval when no secret is configured', async () => {
-    const approvals = new Approvals({ secrets: [], ttlSeconds: 60 }, new MemoryStore({ maxEntries: 10, maxBytes: 10_000, ttlMs: 60_000 }))
-    const { prepared: reviewed } = await approvals
-      .forRequest({ caller: 'anonymous', decisions: undefined, calls: [call] })
-      .review(prepared(transferTool()), limits)
+    const approvals = approvalsOnMemory([])
+    const { prepared: reviewed } = await undecided(approvals).review(prepared(transferTool()), limits)
     assert.equal(reviewed[0]?.error?.code, 'approval_unavailable')
     // A destructive tool needs approval by default only when approvals are enabled.
     const destructive = transferTool({ approval: undefined, destructive: true })
-    const runs = await approvals
-      .forRequest({ caller: 'anonymous', decisions: undefined, calls: [call] })
-      .review(prepared(destructive), limits)
+    const runs = await undecided(approvals).review(prepared(destructive), limits)
     assert.equal(runs.prepared[0]?.error, undefined)
   })
 
   it("lets the execution that used a token (an Idempotency-Key's) use it again, for a call it never started, and no one else", async () => {
-    const approvals = new Approvals(
-      { secrets: [newSecret], ttlSeconds: 60 },
-      new MemoryStore({ maxEntries: 10, maxBytes: 10_000, ttlMs: 60_000 }),
-    )
-    const held = await approvals
-      .forRequest({ caller: 'anonymous', decisions: undefined, calls: [call] })
-      .review(prepared(transferTool()), limits)
+    const approvals = approvalsOnMemory([newSecret])
+    const held = await undecided(approvals).review(prepared(transferTool()), limits)
     const token = tokenOf(held.prepared[0])
     const decide = () => approvals.forRequest({ caller: 'anonymous', decisions: [{ token, decision: 'approve' }], calls: [call] })
     await decide().within('execution-1').review(prepared(transferTool()), limits)
@@ -170,13 +156,8 @@ describe('the approvals of a request', () => {
   })
 
   it('gives a token its one use back when the batch is refused afterwards (undo), so that it can be used again', async () => {
-    const approvals = new Approvals(
-      { secrets: [newSecret], ttlSeconds: 60 },
-      new MemoryStore({ maxEntries: 10, maxBytes: 10_000, ttlMs: 60_000 }),
-    )
-    const held = await approvals
-      .forRequest({ caller: 'anonymous', decisions: undefined, calls: [call] })
-      .review(prepared(transferTool()), limits)
+    const approvals = approvalsOnMemory([newSecret])
+    const held = await undecided(approvals).review(prepared(transferTool()), limits)
     const entry = held.prepared[0]
     const token = tokenOf(entry)
     const decide = () => approvals.forRequest({ caller: 'anonymous', decisions: [{ token, decision: 'approve' }], calls: [call] })

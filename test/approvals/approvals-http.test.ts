@@ -11,6 +11,7 @@ import { z } from 'zod'
 import { defineTool, type Tool } from '../../src/tools/tool.ts'
 import { assistantMessage, buildTestApp, listen, waitFor, type CallSpec } from '../helpers/app.ts'
 import { startRedis } from '../helpers/redis.ts'
+import { flipped } from '../helpers/tampered-token.ts'
 
 const secret = 'approval-secret-for-tests-0123456789'
 const keyA = 'approvals-key-a-0123456789'
@@ -99,15 +100,6 @@ interface Decision {
 }
 
 const decided = (calls: CallSpec[], approvals: Decision[]) => ({ ...assistantMessage(calls), approvals })
-
-/** The token with one character of its signature (`part` 2) or claims (`part` 1) changed. */
-function flipped(token: string, part: 1 | 2): string {
-  const parts = token.split('.')
-  const text = parts[part] ?? ''
-  const at = Math.floor(text.length / 2)
-  parts[part] = text.slice(0, at) + (text[at] === 'A' ? 'B' : 'A') + text.slice(at + 1)
-  return parts.join('.')
-}
 
 function assertRefused(reply: Awaited<ReturnType<typeof post>>, status: number, code: string, path = 'body.approvals[0].token') {
   assert.equal(reply.status, status, reply.text)
