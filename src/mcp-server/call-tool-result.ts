@@ -1,5 +1,6 @@
 import type { CallToolResult } from '@modelcontextprotocol/server'
 import type { AnsweredCall } from '../batch/call-result.ts'
+import { isRecord } from '../providers/provider.ts'
 
 /** What an MCP client reads of a toolgate error: the same code and message a tool message carries. */
 export interface ToolErrorContent {
@@ -28,7 +29,7 @@ export function toCallToolResult(answered: Pick<AnsweredCall, 'result' | 'conten
   const output = result.output
   return {
     content: [{ type: 'text', text: answered.content }],
-    ...(result.truncatedFromBytes === undefined && isRecord(output) && !Array.isArray(output) ? { structuredContent: output } : {}),
+    ...(result.truncatedFromBytes === undefined && isRecord(output) ? { structuredContent: output } : {}),
   }
 }
 
@@ -36,8 +37,4 @@ export function toCallToolResult(answered: Pick<AnsweredCall, 'result' | 'conten
 export function errorResult(code: string, message: string): CallToolResult {
   const error: ToolErrorContent = { error: { code, message } }
   return { isError: true, content: [{ type: 'text', text: JSON.stringify(error) }], structuredContent: { ...error } }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null
 }

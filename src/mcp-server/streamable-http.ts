@@ -9,6 +9,7 @@ import {
   type Server,
 } from '@modelcontextprotocol/server'
 import { describeThrown } from '../errors.ts'
+import { isRecord } from '../providers/provider.ts'
 import { createGatewayServer, type McpCaller, type McpGateway } from './gateway-server.ts'
 
 export interface McpHttpOptions {
@@ -258,10 +259,6 @@ function endable(body: ReadableStream<Uint8Array>, ended: () => void): { stream:
       reader.cancel().catch(() => undefined)
     },
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null
 }
 
 function jsonRpcError(status: number, code: number, message: string): Response {
