@@ -1,5 +1,6 @@
 import { pino, type LogFn, type Logger as PinoLogger } from 'pino'
 import type { Config } from '../config/env.ts'
+import { LineBatch } from './line-batch.ts'
 
 /** The logging the executor and tools need: pino's, or Fastify's request logger. */
 export interface Logger {
@@ -12,6 +13,8 @@ export interface Logger {
 
 /** What a buffered destination holds is written at least this often, so that a quiet gateway's lines are not held back. */
 const flushEveryMs = 250
+/** Lines are written once this many characters of them are gathered. */
+const batchChars = 4096
 
 /** A logger writing to stdout, and what flushes it. */
 export interface StdoutLogger {
@@ -34,7 +37,8 @@ export function createLogger(config: Pick<Config, 'logLevel'>, stream: 'stdout' 
   // Silent writes nothing: no destination, no timer (tests build many such apps).
   if (config.logLevel === 'silent')
     return { logger: pino(options, { write: () => undefined }), flush: () => undefined, close: () => undefined }
-  const destination = pino.destination({ dest: stream === 'stdout' ? 1 : 2, sync: false, minLength: 4096 })
+  // sonic-boom writes each batch as soon as it gets it (minLength 1, so that its flush(callback) waits for the write).
+  const destination = new LineBatch(pino.destination({ dest: stream === 'stdout' ? 1 : 2, sync: false, minLength: 1 }), batchChars)
   const flush = () => {
     try {
       destination.flush()

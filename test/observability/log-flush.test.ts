@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { describe, it } from 'node:test'
 import { buildApp } from '../../src/app.ts'
 import { assistantMessage, testConfig } from '../helpers/app.ts'
 import { startServer } from '../helpers/server-process.ts'
 
 const strayThrowServer = new URL('../fixtures/stray-throw-server.ts', import.meta.url).pathname
+const logAndLeave = new URL('../fixtures/log-and-leave.ts', import.meta.url).pathname
 
 type Line = Record<string, unknown>
 
@@ -81,6 +83,25 @@ describe('buffered logging', () => {
       )
     }
   })
+
+  for (const how of ['exit', 'drain']) {
+    it(`writes the lines it holds when the process ends without a flush (${how === 'exit' ? 'process.exit()' : 'the event loop runs dry'})`, () => {
+      // 3 lines stay below a batch; 100 make several batches and leave some behind.
+      for (const count of [3, 100]) {
+        const run = spawnSync(process.execPath, [logAndLeave], {
+          env: { PATH: process.env.PATH ?? '', HOW: how, LINES: String(count) },
+          encoding: 'utf8',
+          timeout: 15_000,
+        })
+        assert.equal(run.status, 0, run.stderr)
+        assert.deepEqual(
+          jsonLines(run.stdout).map((line) => line.index),
+          Array.from({ length: count }, (_, index) => index),
+          `${String(count)} lines, in order`,
+        )
+      }
+    })
+  }
 
   it('leaves no timer running once its app is closed', async (t) => {
     for (const level of ['warn', 'silent']) {
