@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { handOver } from '../content.ts'
 import { defineTool } from '../tool.ts'
 
 /** Formatters by the zone name as written; bounded, since a model may write a zone in any case. */
@@ -133,11 +134,12 @@ export function dayOfYear(year: number, month: number, day: number): number {
 }
 
 /** A tool that reads the clock in the time zone the model names (UTC if none) and answers from it. */
-export function defineClockTool<Answer>(definition: {
+export function defineClockTool(definition: {
   name: string
   description: string
   now: () => Date
-  answer: (local: ZonedParts) => Answer
+  /** A new object of JSON data per call. */
+  answer: (local: ZonedParts) => Record<string, string | number>
 }) {
   const { now, answer, ...described } = definition
   return defineTool({
@@ -145,6 +147,7 @@ export function defineClockTool<Answer>(definition: {
     inputSchema: z.strictObject({ timezone: timeZoneSchema }),
     timeoutMs: 1_000,
     readOnly: true,
-    execute: ({ timezone }) => answer(zonedParts(now(), timezone)),
+    // A new object per call, nothing else holds it: no copy needed.
+    execute: ({ timezone }) => handOver(answer(zonedParts(now(), timezone))),
   })
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import { pino } from 'pino'
+import { HandedOver } from '../../../src/tools/content.ts'
 import type { ToolContext } from '../../../src/tools/tool.ts'
 import { createGetDate } from '../../../src/tools/builtin/get-date.ts'
 import { createGetTime } from '../../../src/tools/builtin/get-time.ts'
@@ -10,15 +11,25 @@ const context: ToolContext = { signal: new AbortController().signal, log: pino({
 /** Half past midnight UTC on New Year's Day 2026: already 2026 in Asia, still 2025 in America. */
 const instant = new Date('2026-01-01T00:30:00.250Z')
 
+/** The answer a clock tool hands over (a new object per call, taken without a copy). */
+async function handedOver<Answer>(answer: unknown): Promise<Answer> {
+  const value = await answer
+  assert.ok(value instanceof HandedOver)
+  return value.value as Answer
+}
+
+type TimeAnswer = { timezone: string; datetime: string; time: string; utc_offset: string }
+type DateAnswer = { timezone: string; date: string; weekday: string; iso_week: string; day_of_year: number }
+
 /** get_time's answer to `args` with the clock stopped at `at`, arguments parsed as the gateway does. */
 async function time(args: object, at = instant) {
   const tool = createGetTime(() => at)
-  return await tool.execute(tool.inputSchema.parse(args), context)
+  return await handedOver<TimeAnswer>(tool.execute(tool.inputSchema.parse(args), context))
 }
 
 async function date(args: object, at = instant) {
   const tool = createGetDate(() => at)
-  return await tool.execute(tool.inputSchema.parse(args), context)
+  return await handedOver<DateAnswer>(tool.execute(tool.inputSchema.parse(args), context))
 }
 
 describe('get_time', () => {
