@@ -4,5 +4,4 @@ declare module 'on-exit-leak-free' {
   export function register<T extends object>(object: T, fn: (object: T, event: 'exit') => void): void
   /** The same on 'beforeExit', while the event loop can still run. */
   export function registerBeforeExit<T extends object>(object: T, fn: (object: T, event: 'beforeExit') => void): void
-  export function unregister(object: object): void
 }
