@@ -1,8 +1,9 @@
 import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
+import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify'
 import { clipped } from '../errors.ts'
 import { maxLoggedUrlChars } from '../limits.ts'
+import type { Logger } from './logger.ts'
 
 /** Why a request was refused, as its access line tells it. */
 export interface Refusal {
@@ -39,6 +40,9 @@ export function responseInFlight(socket: Socket): ServerResponse | undefined {
  */
 export class AccessLog extends LogController {
   override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
+    // Above info no access line is written (nor "incoming request"), and a refusal has none to go in.
+    const log = request.log as FastifyBaseLogger & Pick<Logger, 'isLevelEnabled'>
+    if (log.isLevelEnabled?.('info') === false) return
     const started = performance.now()
     const response = reply.raw
     const socket = request.raw.socket
@@ -47,7 +51,7 @@ export class AccessLog extends LogController {
     const remotePort = socket.remotePort
     answering.set(socket, response)
     // Its fields are made only when the line is written: at info and above this runs on every request for nothing.
-    if (request.log.level === 'debug' || request.log.level === 'trace') {
+    if (log.isLevelEnabled?.('debug') !== false) {
       request.log.debug({ method: request.method, url: clipped(request.url, maxLoggedUrlChars) }, 'incoming request')
     }
     // 'close' comes once for every response: after 'finish', or when the connection closed first.

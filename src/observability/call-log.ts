@@ -3,8 +3,12 @@ import type { Logger } from './logger.ts'
 import { clipped } from '../errors.ts'
 import { maxLoggedIdChars, maxQuotedToolNameChars } from '../limits.ts'
 
-/** One log line per answered call: its tool, id, outcome, attempts and times; never its arguments or result. */
-export function callLog(log: Logger): BatchObserver {
+/**
+ * One log line per answered call: its tool, id, outcome, attempts and times; never its arguments
+ * or result. None at a level that writes no info line: the line's fields would be made for nothing.
+ */
+export function callLog(log: Logger): BatchObserver | undefined {
+  if (log.isLevelEnabled?.('info') === false) return undefined
   return {
     callAnswered: ({ result }) => {
       log.info(

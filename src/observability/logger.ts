@@ -9,6 +9,8 @@ export interface Logger {
   info: LogFn
   debug: LogFn
   child(bindings: Record<string, unknown>): Logger
+  /** Whether a line at `level` would be written (pino's); a logger without it is taken to write every level. */
+  isLevelEnabled?(level: string): boolean
 }
 
 /** What a buffered destination holds is written at least this often, so that a quiet gateway's lines are not held back. */
