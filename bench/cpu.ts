@@ -1,5 +1,8 @@
 // Section g of `npm run bench`: the server's own CPU time per request, next to a bare Fastify
-// echo of the same body, in four configurations. Each server runs in its own process, logging to
+// echo of the same body, in four configurations, then a calibration: the echo doing 40 µs of busy
+// work per request in toolgate's place, which shows what that much pure work does to the figures
+// (more than 40 µs: a server that answers later leaves the load generator idle, and each reply
+// then wakes it). Each server runs in its own process, logging to
 // a pipe that is drained (so that logging costs what it costs); its CPU time (utime + stime) is
 // read from /proc/<pid>/stat before and after each load round. Rounds alternate, echo then
 // toolgate, so that both see the same moments of a machine that may be busy; each figure is the
@@ -48,6 +51,8 @@ interface Configuration {
   authorization?: string
   /** GET /metrics once a second while toolgate is under load. */
   scrapeMetrics?: boolean
+  /** Loaded in toolgate's place: the echo itself doing this many µs of busy work per request. */
+  busyEchoUs?: number
 }
 
 const configurations: Configuration[] = [
@@ -60,6 +65,12 @@ const configurations: Configuration[] = [
     body: clockBody,
     authorization: `Bearer ${apiKey}`,
     scrapeMetrics: true,
+  },
+  {
+    label: 'calibration, not toolgate: the echo itself with 40 µs of busy work per request (LOG_LEVEL=warn)',
+    env: { LOG_LEVEL: 'warn' },
+    body: clockBody,
+    busyEchoUs: 40,
   },
 ]
 
@@ -150,16 +161,21 @@ export async function cpuSection(options: { seconds?: number; rounds?: number; l
       await writeFile(bodyFile, configuration.body)
       // The same bare route as section c, logging at the configuration's level (Fastify's two request lines at info).
       const echo = await startServer('echo.ts', { LOG_LEVEL: configuration.env.LOG_LEVEL ?? 'info' }, /bench echo listening at/)
-      const gateway = await startServer('gateway.ts', configuration.env, /bench gateway listening at/)
+      const { busyEchoUs } = configuration
+      const gateway =
+        busyEchoUs === undefined
+          ? await startServer('gateway.ts', configuration.env, /bench gateway listening at/)
+          : await startServer('echo.ts', { ...configuration.env, BENCH_ECHO_BUSY_US: String(busyEchoUs) }, /bench echo listening at/)
+      const [path, check] = busyEchoUs === undefined ? (['/execute', 'execute'] as const) : (['/echo', 'echo'] as const)
       try {
         const asked = { authorization: configuration.authorization, scrapeMetrics: configuration.scrapeMetrics }
         await loadRound(echo, '/echo', bodyFile, 'echo', warmupSeconds)
-        await loadRound(gateway, '/execute', bodyFile, 'execute', warmupSeconds, asked)
+        await loadRound(gateway, path, bodyFile, check, warmupSeconds, asked)
         const echoRounds: Array<Awaited<ReturnType<typeof loadRound>>> = []
         const toolgateRounds: Array<Awaited<ReturnType<typeof loadRound>>> = []
         for (let round = 0; round < rounds; round++) {
           echoRounds.push(await loadRound(echo, '/echo', bodyFile, 'echo', seconds))
-          toolgateRounds.push(await loadRound(gateway, '/execute', bodyFile, 'execute', seconds, asked))
+          toolgateRounds.push(await loadRound(gateway, path, bodyFile, check, seconds, asked))
         }
         const ratios = (key: 'cpuUsPerRequest' | 'requestsPerSecond') =>
           median(toolgateRounds.map((result, index) => result[key] / (echoRounds[index]?.[key] ?? Number.NaN)))
