@@ -13,7 +13,7 @@ import { availableParallelism, cpus, platform, release, tmpdir, totalmem } from 
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import type { ExecuteReply } from '../src/batch/format-reply.ts'
-import { cpuConnections, cpuTable, type CpuRow } from './cpu.ts'
+import { cpuTable, type CpuRow } from './cpu.ts'
 import { clockBody, message, noopBody } from './lib/bodies.ts'
 import { lineChartSvg } from './lib/chart.ts'
 import { startChild } from './lib/processes.ts'
@@ -260,8 +260,9 @@ try {
   const sectionF = Object.fromEntries(Object.entries(inProcess).map(([name, us]) => [name, round(us, 1)]))
   for (const [name, us] of Object.entries(sectionF)) log(`  ${name.padEnd(18)} ${String(us)} us per batch`)
 
-  // g. Server CPU per request against the echo, in four configurations (bench/cpu.ts; `--only cpu` runs it alone).
-  log(`\ng. server CPU per request (autocannon, ${String(cpuConnections)} connections; echo and toolgate in alternate rounds)`)
+  // g. Server CPU per request against the echo, in four configurations and a calibration (bench/cpu.ts,
+  // which says its own heading; `--only cpu` runs it alone).
+  log('')
   const sectionG = JSON.parse(await start(node, [new URL('cpu.ts', benchDir).pathname, '--json'], {}, /^\[/)) as CpuRow[]
 
   const results = {
