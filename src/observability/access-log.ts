@@ -3,7 +3,7 @@ import type { Socket } from 'node:net'
 import { LogController, type FastifyBaseLogger, type FastifyReply, type FastifyRequest } from 'fastify'
 import { clipped } from '../errors.ts'
 import { maxLoggedUrlChars } from '../limits.ts'
-import type { Logger } from './logger.ts'
+import { logsAt, type Logger } from './logger.ts'
 
 /** Why a request was refused, as its access line tells it. */
 export interface Refusal {
@@ -42,7 +42,7 @@ export class AccessLog extends LogController {
   override incomingRequest(request: FastifyRequest, reply: FastifyReply): void {
     // Above info no access line is written (nor "incoming request"), and a refusal has none to go in.
     const log = request.log as FastifyBaseLogger & Pick<Logger, 'isLevelEnabled'>
-    if (log.isLevelEnabled?.('info') === false) return
+    if (!logsAt(log, 'info')) return
     const started = performance.now()
     const response = reply.raw
     const socket = request.raw.socket
@@ -51,7 +51,7 @@ export class AccessLog extends LogController {
     const remotePort = socket.remotePort
     answering.set(socket, response)
     // Its fields are made only when the line is written: at info and above this runs on every request for nothing.
-    if (log.isLevelEnabled?.('debug') !== false) {
+    if (logsAt(log, 'debug')) {
       request.log.debug({ method: request.method, url: clipped(request.url, maxLoggedUrlChars) }, 'incoming request')
     }
     // 'close' comes once for every response: after 'finish', or when the connection closed first.

@@ -1,5 +1,5 @@
 import type { BatchObserver } from '../batch/observer.ts'
-import type { Logger } from './logger.ts'
+import { logsAt, type Logger } from './logger.ts'
 import { clipped } from '../errors.ts'
 import { maxLoggedIdChars, maxQuotedToolNameChars } from '../limits.ts'
 
@@ -8,7 +8,7 @@ import { maxLoggedIdChars, maxQuotedToolNameChars } from '../limits.ts'
  * or result. None at a level that writes no info line: the line's fields would be made for nothing.
  */
 export function callLog(log: Logger): BatchObserver | undefined {
-  if (log.isLevelEnabled?.('info') === false) return undefined
+  if (!logsAt(log, 'info')) return undefined
   return {
     callAnswered: ({ result }) => {
       log.info(

@@ -9,8 +9,13 @@ export interface Logger {
   info: LogFn
   debug: LogFn
   child(bindings: Record<string, unknown>): Logger
-  /** Whether a line at `level` would be written (pino's); a logger without it is taken to write every level. */
+  /** Whether a line at `level` would be written (pino's); see logsAt. */
   isLevelEnabled?(level: string): boolean
+}
+
+/** Whether `log` writes lines at `level`: pino's answer, or yes for a logger that cannot tell. */
+export function logsAt(log: Pick<Logger, 'isLevelEnabled'>, level: 'debug' | 'info'): boolean {
+  return log.isLevelEnabled?.(level) !== false
 }
 
 /** What a buffered destination holds is written at least this often, so that a quiet gateway's lines are not held back. */
