@@ -12,6 +12,13 @@ const fastParsers = new Map<z.ZodType, (data: unknown) => z.ZodSafeParseResult<u
 const partNames = { body: 'body', querystring: 'query' } as const
 
 /**
+ * A valid part left as it came. Headers schemas only check (optional strings, extra headers kept):
+ * given a value, Fastify would keep it beside Node's headers and merge the two into a new object
+ * on every read of request.headers.
+ */
+const checked = {}
+
+/**
  * Validates a request part with its zod schema; a failure becomes a RequestError naming the one
  * field most worth fixing (see `pickIssue`), without echoing the input.
  */
@@ -32,7 +39,7 @@ export const validatorCompiler: FastifySchemaCompiler<z.ZodType> = ({ schema, ht
         ),
       }
     }
-    if (result.success) return { value: result.data }
+    if (result.success) return httpPart === 'headers' ? checked : { value: result.data }
     return { error: toRequestError(result.error.issues, data, httpPart, schema.description) }
   }
 }
