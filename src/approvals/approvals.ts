@@ -230,14 +230,10 @@ export class RequestApprovals implements CallGate {
   readonly #approvals: Approvals
   readonly #options: RequestApprovalsOptions
   readonly #decisions: Map<string, VerifiedDecision>
-  readonly #holder: string
+  /** Who uses its tokens: the execution given, or this request, named when it first uses one. */
+  #holder: string | undefined
 
-  constructor(
-    approvals: Approvals,
-    options: RequestApprovalsOptions,
-    decisions: readonly VerifiedDecision[],
-    holder = `request:${randomUUID()}`,
-  ) {
+  constructor(approvals: Approvals, options: RequestApprovalsOptions, decisions: readonly VerifiedDecision[], holder?: string) {
     this.#approvals = approvals
     this.#options = options
     this.#decisions = new Map(decisions.map((decision) => [decision.claims.call, decision]))
@@ -313,6 +309,7 @@ export class RequestApprovals implements CallGate {
       used.push(decision)
     }
     if (used.length === 0) return { prepared: reviewed, undo: () => Promise.resolve() }
+    this.#holder ??= `request:${randomUUID()}`
     return this.#approvals.use(used, this.#holder).then((undo) => ({ prepared: reviewed, undo }))
   }
 }
