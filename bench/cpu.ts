@@ -1,12 +1,14 @@
 // Section g of `npm run bench`: the server's own CPU time per request, next to a bare Fastify
-// echo of the same body, in four configurations, then a calibration: the echo doing 40 µs of busy
-// work per request in toolgate's place, which shows what that much pure work does to the figures
-// (more than 40 µs: a server that answers later leaves the load generator idle, and each reply
-// then wakes it). Each server runs in its own process, logging to
-// a pipe that is drained (so that logging costs what it costs); its CPU time (utime + stime) is
-// read from /proc/<pid>/stat before and after each load round. Rounds alternate, echo then
-// toolgate, so that both see the same moments of a machine that may be busy; each figure is the
-// median of the rounds, and each ratio the median of the rounds' own ratios.
+// echo of the same body, in four configurations, then rows that are not toolgate. A calibration:
+// the echo doing 40 µs of busy work per request in toolgate's place, which shows what that much
+// pure work does to the figures (more than 40 µs: a server that answers later leaves the load
+// generator idle, and each reply then wakes it). A floor: bench/floor.ts, a bare route doing only
+// toolgate's decode, batch run and log lines, which tells how much of toolgate's figure is that
+// work and how much its shell. Each server runs in its own process, logging to a pipe that is
+// drained (so that logging costs what it costs); its CPU time (utime + stime) is read from
+// /proc/<pid>/stat before and after each load round. Rounds alternate, echo then toolgate, so
+// that both see the same moments of a machine that may be busy; each figure is the median of the
+// rounds, and each ratio the median of the rounds' own ratios.
 //
 // Alone: `npm run bench -- --only cpu` (prints the table, writes cpu.md and cpu.json into
 // bench/results/local/). bench/run.ts runs it with --json: progress on stderr, one JSON line on
@@ -53,6 +55,8 @@ interface Configuration {
   scrapeMetrics?: boolean
   /** Loaded in toolgate's place: the echo itself doing this many µs of busy work per request. */
   busyEchoUs?: number
+  /** Loaded in toolgate's place: bench/floor.ts. */
+  floor?: boolean
 }
 
 const configurations: Configuration[] = [
@@ -71,6 +75,18 @@ const configurations: Configuration[] = [
     env: { LOG_LEVEL: 'warn' },
     body: clockBody,
     busyEchoUs: 40,
+  },
+  {
+    label: "floor, not toolgate: a bare route doing only toolgate's decode, batch run and log lines (LOG_LEVEL=info; default row's batch)",
+    env: { LOG_LEVEL: 'info' },
+    body: clockBody,
+    floor: true,
+  },
+  {
+    label: 'floor, not toolgate: the same with the three no-op tools (LOG_LEVEL=warn)',
+    env: { LOG_LEVEL: 'warn' },
+    body: noopBody,
+    floor: true,
   },
 ]
 
@@ -163,9 +179,11 @@ export async function cpuSection(options: { seconds?: number; rounds?: number; l
       const echo = await startServer('echo.ts', { LOG_LEVEL: configuration.env.LOG_LEVEL ?? 'info' }, /bench echo listening at/)
       const { busyEchoUs } = configuration
       const gateway =
-        busyEchoUs === undefined
-          ? await startServer('gateway.ts', configuration.env, /bench gateway listening at/)
-          : await startServer('echo.ts', { ...configuration.env, BENCH_ECHO_BUSY_US: String(busyEchoUs) }, /bench echo listening at/)
+        busyEchoUs !== undefined
+          ? await startServer('echo.ts', { ...configuration.env, BENCH_ECHO_BUSY_US: String(busyEchoUs) }, /bench echo listening at/)
+          : configuration.floor === true
+            ? await startServer('floor.ts', configuration.env, /bench floor listening at/)
+            : await startServer('gateway.ts', configuration.env, /bench gateway listening at/)
       const [path, check] = busyEchoUs === undefined ? (['/execute', 'execute'] as const) : (['/echo', 'echo'] as const)
       try {
         const asked = { authorization: configuration.authorization, scrapeMetrics: configuration.scrapeMetrics }
