@@ -113,6 +113,39 @@ async function directFanOut(waitUrl: string, calls: number, ms: number, runs: nu
   return times
 }
 
+/** Ten get_weather calls in one batch against the same twenty requests made by the client itself. */
+interface WeatherRow {
+  calls: number
+  runs: number
+  /** Median wall time of the batch at the client. */
+  toolgateMs: number
+  /** The batch's wall time as the gateway measured it. */
+  gatewayWallMs: number
+  /** Median wall time of the same requests straight from the client: each place geocoded, then its forecast, all places at once. */
+  directMs: number
+  /** toolgateMs - directMs. */
+  overMs: number
+}
+
+/** The requests get_weather makes for `place` (geocoding, then the forecast), made by the client itself. */
+async function directWeather(openMeteoUrl: string, place: string): Promise<void> {
+  const search = new URL('/v1/search', openMeteoUrl)
+  search.search = new URLSearchParams({ name: place, count: '1', language: 'en', format: 'json' }).toString()
+  const { results } = (await (await fetch(search)).json()) as { results: Array<{ latitude: number; longitude: number }> }
+  const found = results[0]
+  if (found === undefined) throw new Error(`the Open-Meteo stand-in knows no ${place}`)
+  const forecast = new URL('/v1/forecast', openMeteoUrl)
+  forecast.search = new URLSearchParams({
+    latitude: String(found.latitude),
+    longitude: String(found.longitude),
+    current: 'temperature_2m,apparent_temperature,relative_humidity_2m,weather_code,wind_speed_10m,wind_direction_10m',
+    temperature_unit: 'celsius',
+    wind_speed_unit: 'kmh',
+    timezone: 'auto',
+  }).toString()
+  await (await fetch(forecast)).json()
+}
+
 interface SectionA {
   runs: number
   parallel: { medianMs: number; p95Ms: number }
@@ -205,6 +238,38 @@ try {
     )
   }
 
+  // b, continued. Ten get_weather calls (two requests of 100 ms each) on the default configuration,
+  // against the client making the same twenty requests. Each round asks for places never asked
+  // before ("Place N", which the stand-in makes up), since get_weather keeps the places it found.
+  // Rounds alternate, toolgate then the client; 12 rounds of 20 requests stay within
+  // get_weather's 600 a minute.
+  const weatherCalls = 10
+  const weatherRuns = quick ? 4 : 10
+  const weatherTimes = { toolgate: [] as number[], gatewayWall: [] as number[], direct: [] as number[] }
+  for (let run = 0; run < weatherRuns + 2; run++) {
+    const places = Array.from({ length: weatherCalls }, (_, index) => `Place ${String(run * 2 * weatherCalls + index)}`)
+    const { ms, reply } = await post(`${gateway}/execute`, message(places.map((location) => ['get_weather', { location }])))
+    const others = places.map((_, index) => `Place ${String((run * 2 + 1) * weatherCalls + index)}`)
+    const started = performance.now()
+    await Promise.all(others.map((place) => directWeather(upstreams.openMeteoUrl, place)))
+    const directMs = performance.now() - started
+    if (run < 2) continue
+    weatherTimes.toolgate.push(ms)
+    weatherTimes.gatewayWall.push(reply.timing.wallMs)
+    weatherTimes.direct.push(directMs)
+  }
+  const weather: WeatherRow = {
+    calls: weatherCalls,
+    runs: weatherRuns,
+    toolgateMs: round(median(weatherTimes.toolgate)),
+    gatewayWallMs: round(median(weatherTimes.gatewayWall)),
+    directMs: round(median(weatherTimes.direct)),
+    overMs: round(median(weatherTimes.toolgate) - median(weatherTimes.direct)),
+  }
+  log(
+    `  ${String(weatherCalls)} x get_weather (2 x 100 ms each, places not cached): ${String(weather.toolgateMs)} ms (batch as timed in the gateway ${String(weather.gatewayWallMs)} ms); the same ${String(2 * weatherCalls)} requests straight from the client: ${String(weather.directMs)} ms; ${String(weather.overMs)} ms more`,
+  )
+
   // c. Throughput against a bare Fastify route echoing the same body; d. the Python baseline.
   log(`\nc. throughput (autocannon, ${String(connections)} connections, ${String(loadSeconds)} s each, bodies checked)`)
   const echo = await startServer('echo.ts', {})
@@ -260,8 +325,8 @@ try {
   const sectionF = Object.fromEntries(Object.entries(inProcess).map(([name, us]) => [name, round(us, 1)]))
   for (const [name, us] of Object.entries(sectionF)) log(`  ${name.padEnd(18)} ${String(us)} us per batch`)
 
-  // g. Server CPU per request against the echo, in four configurations and a calibration (bench/cpu.ts,
-  // which says its own heading; `--only cpu` runs it alone).
+  // g. Server CPU per request against the echo: four configurations, a calibration and a floor
+  // (bench/cpu.ts, which says its own heading; `--only cpu` runs it alone).
   log('')
   const sectionG = JSON.parse(await start(node, [new URL('cpu.ts', benchDir).pathname, '--json'], {}, /^\[/)) as CpuRow[]
 
@@ -269,6 +334,7 @@ try {
     machine,
     a: sectionA,
     b: sectionB,
+    weather,
     c: sectionC,
     d: sectionD,
     e: sectionE,
@@ -311,6 +377,7 @@ function table(r: {
   machine: typeof machine
   a: SectionA
   b: ScalingRow[]
+  weather: WeatherRow
   c: Record<'noop' | 'builtinClock', { toolgate: LoadResult; bareFastify: LoadResult }>
   d: { python: LoadResult; toolgate: LoadResult; ratio: number }
   e: Record<string, { parallelMs: number; sequentialMs: number }>
@@ -337,6 +404,8 @@ function table(r: {
       (row) =>
         `| ${String(row.calls)} | ${String(row.parallelMs)} | ${String(row.parallelP95Ms)} | ${String(row.sequentialMs)} | ${String(row.idealMs)} | ${String(row.overheadMs)} | ${String(row.gatewayWallMs)} | ${String(row.directFanOutMs)} |`,
     ),
+    '',
+    `${String(r.weather.calls)} get_weather calls in one batch (each a geocoding and a forecast request of 100 ms; places never asked before), median of ${String(r.weather.runs)} rounds: ${String(r.weather.toolgateMs)} ms at the client (${String(r.weather.gatewayWallMs)} ms inside the gateway), against ${String(r.weather.directMs)} ms for the same ${String(2 * r.weather.calls)} requests made by the client itself: **${String(r.weather.overMs)} ms more**.`,
     '',
     `**c. Throughput** (batch of three calls, autocannon, ${String(connections)} connections, ${String(loadSeconds)} s, every body checked, coordinated omission corrected):`,
     '',

@@ -488,6 +488,12 @@ describe('the Open-Meteo stand-in', () => {
       ['Île-de-France', 'Texas'],
     )
     assert.deepEqual(await get(stub, '/v1/search?name=Atlantis&count=1'), { status: 200, body: { generationtime_ms: 0.5 } })
+    // "Place N": one place of its own for each number (the benchmark's places never asked before).
+    const numbered = await get(stub, '/v1/search?name=place%2042&count=1')
+    assert.deepEqual(
+      (numbered.body.results as Array<{ id: number; name: string }>).map(({ id, name }) => ({ id, name })),
+      [{ id: 10_000_042, name: 'Place 42' }],
+    )
     assert.deepEqual(await get(stub, '/v1/search?name=Paris&count=0'), {
       status: 400,
       body: { error: true, reason: 'Parameter count must be between 1 and 100' },
