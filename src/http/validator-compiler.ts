@@ -1,5 +1,5 @@
 import type { FastifySchemaCompiler } from 'fastify'
-import type { z } from 'zod'
+import { z } from 'zod'
 import { formatPath, RequestError } from '../errors.ts'
 import { decodePayload, payloadSchema } from '../providers/index.ts'
 import { pickIssue } from '../zod-issues.ts'
@@ -12,11 +12,18 @@ const fastParsers = new Map<z.ZodType, (data: unknown) => z.ZodSafeParseResult<u
 const partNames = { body: 'body', querystring: 'query' } as const
 
 /**
- * A valid part left as it came. Headers schemas only check (optional strings, extra headers kept):
- * given a value, Fastify would keep it beside Node's headers and merge the two into a new object
- * on every read of request.headers.
+ * A valid part left as it came. Given a value for the headers, Fastify keeps it beside Node's and
+ * merges the two into a new object on every read of request.headers; headers a schema only
+ * checks are left as Node parsed them.
  */
 const checked = {}
+
+/** Whether the parse left every header the schema declares as it was (those it does not declare Fastify keeps anyway). */
+function unchanged(declared: readonly string[], data: unknown, parsed: unknown): boolean {
+  const before = data as Record<string, unknown>
+  const after = parsed as Record<string, unknown>
+  return declared.every((name) => after[name] === before[name])
+}
 
 /**
  * Validates a request part with its zod schema; a failure becomes a RequestError naming the one
@@ -24,6 +31,7 @@ const checked = {}
  */
 export const validatorCompiler: FastifySchemaCompiler<z.ZodType> = ({ schema, httpPart }) => {
   const safeParse = fastParsers.get(schema) ?? ((data: unknown) => schema.safeParse(data))
+  const declaredHeaders = httpPart === 'headers' && schema instanceof z.ZodObject ? Object.keys(schema.shape) : undefined
   return (data) => {
     let result: ReturnType<typeof safeParse>
     try {
@@ -39,7 +47,9 @@ export const validatorCompiler: FastifySchemaCompiler<z.ZodType> = ({ schema, ht
         ),
       }
     }
-    if (result.success) return httpPart === 'headers' ? checked : { value: result.data }
+    if (result.success) {
+      return declaredHeaders !== undefined && unchanged(declaredHeaders, data, result.data) ? checked : { value: result.data }
+    }
     return { error: toRequestError(result.error.issues, data, httpPart, schema.description) }
   }
 }
