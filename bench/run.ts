@@ -13,6 +13,7 @@ import { availableParallelism, cpus, platform, release, tmpdir, totalmem } from 
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import type { ExecuteReply } from '../src/batch/format-reply.ts'
+import { currentVariables } from '../src/tools/builtin/get-weather.ts'
 import { cpuTable, type CpuRow } from './cpu.ts'
 import { clockBody, message, noopBody } from './lib/bodies.ts'
 import { lineChartSvg } from './lib/chart.ts'
@@ -138,7 +139,7 @@ async function directWeather(openMeteoUrl: string, place: string): Promise<void>
   forecast.search = new URLSearchParams({
     latitude: String(found.latitude),
     longitude: String(found.longitude),
-    current: 'temperature_2m,apparent_temperature,relative_humidity_2m,weather_code,wind_speed_10m,wind_direction_10m',
+    current: currentVariables.join(','),
     temperature_unit: 'celsius',
     wind_speed_unit: 'kmh',
     timezone: 'auto',

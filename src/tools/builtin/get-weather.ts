@@ -51,7 +51,8 @@ const placeSchema = z.object({
 
 const geocodingSchema = z.object({ results: z.array(placeSchema).optional() })
 
-const currentVariables = [
+/** The current conditions asked of the forecast API (its `current` parameter). */
+export const currentVariables = [
   'temperature_2m',
   'apparent_temperature',
   'relative_humidity_2m',
