@@ -8,11 +8,15 @@
 // drained (so that logging costs what it costs); its CPU time (utime + stime) is read from
 // /proc/<pid>/stat before and after each load round. Rounds alternate, echo then toolgate, so
 // that both see the same moments of a machine that may be busy; each figure is the median of the
-// rounds, and each ratio the median of the rounds' own ratios.
+// rounds, and each ratio the median of the rounds' own ratios. Each server is warmed up first, alone,
+// for long enough that V8 has settled its code: toolgate's CPU per request goes on falling for its
+// first 40,000-90,000 requests (the echo's, with less code, for about 20,000), so a short warm-up
+// measures toolgate while it is still being compiled, which a gateway that stays up does not pay.
 //
 // Alone: `npm run bench -- --only cpu` (prints the table, writes cpu.md and cpu.json into
 // bench/results/local/). bench/run.ts runs it with --json: progress on stderr, one JSON line on
-// stdout. Env: BENCH_CPU_SECONDS (per round; default 5, 2 with BENCH_QUICK=1), BENCH_CPU_ROUNDS (3).
+// stdout. Env: BENCH_CPU_SECONDS (per round; default 5, 2 with BENCH_QUICK=1), BENCH_CPU_ROUNDS (3),
+// BENCH_CPU_WARMUP_SECONDS (per server; default 10, 2 with BENCH_QUICK=1).
 import { spawnSync, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
@@ -164,12 +168,12 @@ async function loadRound(
   return { ...result, cpuUsPerRequest: result.total > 0 ? cpuUs / result.total : Number.NaN }
 }
 
-/** Runs every configuration: warm-up, then `rounds` rounds of echo and toolgate in turn. */
+/** Runs every configuration: each server warmed up, then `rounds` rounds of echo and toolgate in turn. */
 export async function cpuSection(options: { seconds?: number; rounds?: number; log?: (line: string) => void } = {}): Promise<CpuRow[]> {
   const seconds = options.seconds ?? Number(process.env.BENCH_CPU_SECONDS ?? (quick ? 2 : 5))
   const rounds = options.rounds ?? Number(process.env.BENCH_CPU_ROUNDS ?? 3)
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`))
-  const warmupSeconds = Math.min(1, seconds)
+  const warmupSeconds = Number(process.env.BENCH_CPU_WARMUP_SECONDS ?? (quick ? 2 : 10))
   const rows: CpuRow[] = []
   try {
     for (const configuration of configurations) {
