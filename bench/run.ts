@@ -13,7 +13,7 @@ import { availableParallelism, cpus, platform, release, tmpdir, totalmem } from 
 import { join } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
 import type { ExecuteReply } from '../src/batch/format-reply.ts'
-import { currentVariables } from '../src/tools/builtin/get-weather.ts'
+import { forecastRequest, geocodingRequest } from '../src/tools/builtin/get-weather.ts'
 import { cpuTable, type CpuRow } from './cpu.ts'
 import { clockBody, message, noopBody } from './lib/bodies.ts'
 import { lineChartSvg } from './lib/chart.ts'
@@ -130,21 +130,12 @@ interface WeatherRow {
 
 /** The requests get_weather makes for `place` (geocoding, then the forecast), made by the client itself. */
 async function directWeather(openMeteoUrl: string, place: string): Promise<void> {
-  const search = new URL('/v1/search', openMeteoUrl)
-  search.search = new URLSearchParams({ name: place, count: '1', language: 'en', format: 'json' }).toString()
-  const { results } = (await (await fetch(search)).json()) as { results: Array<{ latitude: number; longitude: number }> }
+  const { results } = (await (await fetch(geocodingRequest(openMeteoUrl, place, 1))).json()) as {
+    results: Array<{ latitude: number; longitude: number }>
+  }
   const found = results[0]
   if (found === undefined) throw new Error(`the Open-Meteo stand-in knows no ${place}`)
-  const forecast = new URL('/v1/forecast', openMeteoUrl)
-  forecast.search = new URLSearchParams({
-    latitude: String(found.latitude),
-    longitude: String(found.longitude),
-    current: currentVariables.join(','),
-    temperature_unit: 'celsius',
-    wind_speed_unit: 'kmh',
-    timezone: 'auto',
-  }).toString()
-  await (await fetch(forecast)).json()
+  await (await fetch(forecastRequest(openMeteoUrl, found, 'celsius'))).json()
 }
 
 interface SectionA {

@@ -51,8 +51,7 @@ const placeSchema = z.object({
 
 const geocodingSchema = z.object({ results: z.array(placeSchema).optional() })
 
-/** The current conditions asked of the forecast API (its `current` parameter). */
-export const currentVariables = [
+const currentVariables = [
   'temperature_2m',
   'apparent_temperature',
   'relative_humidity_2m',
@@ -152,15 +151,7 @@ export function createGetWeather(services: WeatherServices, options: WeatherOpti
         place = await geocode(services.geocodingUrl, location, (url, schema) => ask('the Open-Meteo geocoding API', url, schema, signal))
         places.set(key, place)
       }
-      const url = endpoint(services.forecastUrl, 'v1/forecast')
-      url.search = new URLSearchParams({
-        latitude: String(place.latitude),
-        longitude: String(place.longitude),
-        current: currentVariables.join(','),
-        temperature_unit: unit,
-        wind_speed_unit: unit === 'fahrenheit' ? 'mph' : 'kmh',
-        timezone: 'auto',
-      }).toString()
+      const url = forecastRequest(services.forecastUrl, place, unit)
       const { current, current_units: units } = await ask('the Open-Meteo forecast API', url, forecastSchema, signal)
       return {
         location: {
@@ -210,9 +201,7 @@ async function geocode(
   const [name = '', ...rest] = location.split(',').map((part) => part.trim())
   const qualifiers = rest.filter(Boolean).map((part) => part.toLowerCase())
   const qualifier = qualifiers.join(', ')
-  const url = endpoint(baseUrl, 'v1/search')
-  url.search = new URLSearchParams({ name, count: qualifier ? '10' : '1', language: 'en', format: 'json' }).toString()
-  const { results = [] } = await get(url, geocodingSchema)
+  const { results = [] } = await get(geocodingRequest(baseUrl, name, qualifier ? 10 : 1), geocodingSchema)
   // "Paris, Texas, US": every part after the name must be the place's region, country or country code.
   const place = results.find((candidate) =>
     qualifiers.every((part) =>
@@ -225,6 +214,27 @@ async function geocode(
   }
   const found = results.map((candidate) => [candidate.name, candidate.admin1, candidate.country].filter(Boolean).join(', '))
   throw new ToolError(`no place named "${name}" in "${qualifier}"; places with that name: ${found.join('; ')}`)
+}
+
+/** The geocoding API's request for the first `count` places named `name`. */
+export function geocodingRequest(baseUrl: string, name: string, count: number): URL {
+  const url = endpoint(baseUrl, 'v1/search')
+  url.search = new URLSearchParams({ name, count: String(count), language: 'en', format: 'json' }).toString()
+  return url
+}
+
+/** The forecast API's request for the current conditions at `place`, in `unit` (wind in mph with fahrenheit). */
+export function forecastRequest(baseUrl: string, place: { latitude: number; longitude: number }, unit: 'celsius' | 'fahrenheit'): URL {
+  const url = endpoint(baseUrl, 'v1/forecast')
+  url.search = new URLSearchParams({
+    latitude: String(place.latitude),
+    longitude: String(place.longitude),
+    current: currentVariables.join(','),
+    temperature_unit: unit,
+    wind_speed_unit: unit === 'fahrenheit' ? 'mph' : 'kmh',
+    timezone: 'auto',
+  }).toString()
+  return url
 }
 
 /** `path` under the base URL, keeping the base's own path (a proxy's prefix, say). */
