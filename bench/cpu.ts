@@ -4,7 +4,10 @@
 // pure work does to the figures (more than 40 µs: a server that answers later leaves the load
 // generator idle, and each reply then wakes it). A floor: bench/floor.ts, a bare route doing only
 // toolgate's decode, batch run and log lines, which tells how much of toolgate's figure is that
-// work and how much its shell. Each server runs in its own process, logging to a pipe that is
+// work and how much its shell; and the same floor answering every request after the first with the
+// first one's reply bytes (BENCH_FLOOR_REPLAY), which tells how much of the work is the batch run
+// (executor, tools, call lines, serialization) and how much the decode, access line and reply
+// around it. Each server runs in its own process, logging to a pipe that is
 // drained (so that logging costs what it costs); its CPU time (utime + stime) is read from
 // /proc/<pid>/stat before and after each load round. Rounds alternate, echo then toolgate, so
 // that both see the same moments of a machine that may be busy; each figure is the median of the
@@ -40,6 +43,8 @@ export interface CpuRow {
   label: string
   rounds: number
   seconds: number
+  /** Load each server took alone before the rounds. */
+  warmupSeconds: number
   toolgate: { cpuUsPerRequest: number; requestsPerSecond: number }
   echo: { cpuUsPerRequest: number; requestsPerSecond: number }
   /** Median of the rounds' toolgate / echo ratios. */
@@ -83,6 +88,13 @@ const configurations: Configuration[] = [
   {
     label: "floor, not toolgate: a bare route doing only toolgate's decode, batch run and log lines (LOG_LEVEL=info; default row's batch)",
     env: { LOG_LEVEL: 'info' },
+    body: clockBody,
+    floor: true,
+  },
+  {
+    label:
+      "floor without the batch, not toolgate: the same route decoding each body and answering the first request's reply bytes again, no call run (LOG_LEVEL=info)",
+    env: { LOG_LEVEL: 'info', BENCH_FLOOR_REPLAY: '1' },
     body: clockBody,
     floor: true,
   },
@@ -209,6 +221,7 @@ export async function cpuSection(options: { seconds?: number; rounds?: number; l
           label: configuration.label,
           rounds,
           seconds,
+          warmupSeconds,
           toolgate: summary(toolgateRounds),
           echo: summary(echoRounds),
           cpuRatio: round(ratios('cpuUsPerRequest'), 2),
@@ -235,7 +248,7 @@ export function cpuTable(rows: CpuRow[]): string[] {
   const first = rows[0]
   if (first === undefined) return []
   return [
-    `**g. Server CPU per request** (batch of three calls; autocannon, ${String(cpuConnections)} connections, ${String(first.seconds)} s a round; a bare Fastify echo of the same body loaded in alternate rounds, ${String(first.rounds)} rounds, medians; CPU time (user + system) of each server's own process; ratios are toolgate / echo of the same rounds):`,
+    `**g. Server CPU per request** (batch of three calls; autocannon, ${String(cpuConnections)} connections, ${String(first.seconds)} s a round after ${String(first.warmupSeconds)} s of warm-up per server; a bare Fastify echo of the same body loaded in alternate rounds, ${String(first.rounds)} rounds, medians; CPU time (user + system) of each server's own process; ratios are toolgate / echo of the same rounds):`,
     '',
     '| configuration | toolgate CPU µs/request | echo CPU µs/request | CPU ratio | toolgate req/s | echo req/s | req/s ratio | toolgate requests failed |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

@@ -72,22 +72,14 @@ async function post(url: string, body: string): Promise<{ ms: number; reply: Exe
   return { ms, reply }
 }
 
-/** Wall times of `runs` batches (after `warmup` more) in one mode: at the client, and as the gateway timed the batch. */
-async function batchTimes(gateway: string, body: string, mode: 'parallel' | 'sequential', runs: number, warmup = 2) {
-  const client: number[] = []
-  const gatewayWall: number[] = []
-  for (let run = 0; run < warmup + runs; run++) {
-    const { ms, reply } = await post(`${gateway}/execute?mode=${mode}`, body)
-    if (run < warmup) continue
-    client.push(ms)
-    gatewayWall.push(reply.timing.wallMs)
-  }
-  return { client, gatewayWall }
-}
-
 /** Wall time at the client of `runs` batches (after `warmup` more), in one mode. */
 async function wallTimes(gateway: string, body: string, mode: 'parallel' | 'sequential', runs: number, warmup = 2): Promise<number[]> {
-  return (await batchTimes(gateway, body, mode, runs, warmup)).client
+  const times: number[] = []
+  for (let run = 0; run < warmup + runs; run++) {
+    const { ms } = await post(`${gateway}/execute?mode=${mode}`, body)
+    if (run >= warmup) times.push(ms)
+  }
+  return times
 }
 
 interface ScalingRow {
@@ -104,12 +96,25 @@ interface ScalingRow {
 }
 
 /** Wall time of N requests to the upstream sent at once by the client itself, without toolgate. */
-async function directFanOut(waitUrl: string, calls: number, ms: number, runs: number): Promise<number[]> {
-  const times: number[] = []
+async function directFanOut(waitUrl: string, calls: number, ms: number): Promise<number> {
+  const started = performance.now()
+  await Promise.all(Array.from({ length: calls }, async () => (await fetch(`${waitUrl}/wait?ms=${String(ms)}`)).json()))
+  return performance.now() - started
+}
+
+/**
+ * `runs` parallel batches of `body` (after two more), each followed by the same `calls` requests
+ * sent straight from the client: taken in turn, the two see the same moments of the machine.
+ */
+async function fanOutTimes(gateway: string, waitUrl: string, body: string, calls: number, ms: number, runs: number) {
+  const times = { client: [] as number[], gatewayWall: [] as number[], direct: [] as number[] }
   for (let run = 0; run < runs + 2; run++) {
-    const started = performance.now()
-    await Promise.all(Array.from({ length: calls }, async () => (await fetch(`${waitUrl}/wait?ms=${String(ms)}`)).json()))
-    if (run >= 2) times.push(performance.now() - started)
+    const { ms: clientMs, reply } = await post(`${gateway}/execute?mode=parallel`, body)
+    const directMs = await directFanOut(waitUrl, calls, ms)
+    if (run < 2) continue
+    times.client.push(clientMs)
+    times.gatewayWall.push(reply.timing.wallMs)
+    times.direct.push(directMs)
   }
   return times
 }
@@ -210,10 +215,9 @@ try {
   const sectionB: ScalingRow[] = []
   for (const calls of [1, 3, 10, 50]) {
     const body = message(Array.from({ length: calls }, () => ['upstream_wait', { ms: latencyMs }] as [string, object]))
-    const { client: parallel, gatewayWall } = await batchTimes(gateway, body, 'parallel', quick ? 5 : 20)
+    const { client: parallel, gatewayWall, direct } = await fanOutTimes(gateway, upstreams.waitUrl, body, calls, latencyMs, quick ? 5 : 20)
     const sequential = await wallTimes(gateway, body, 'sequential', calls >= 10 ? (quick ? 1 : 3) : quick ? 3 : 10, 1)
     const idealMs = latencyMs * Math.ceil(calls / 64)
-    const direct = await directFanOut(upstreams.waitUrl, calls, latencyMs, quick ? 5 : 20)
     const row: ScalingRow = {
       calls,
       parallelMs: round(median(parallel)),
