@@ -51,7 +51,7 @@ export async function buildApp(config: Config, options: AppOptions = {}) {
   const logger = options.logger ?? (stdout = createLogger(config, options.logStream)).logger
   const app = Fastify(serverOptions(config, logger)).withTypeProvider<ZodTypeProvider>()
   if (stdout !== undefined) {
-    // Buffered lines: "Server listening at" is written at once, not with the next 16 KiB; closing flushes.
+    // Buffered lines: "Server listening at" is written at once, not with the next 64 KiB; closing flushes.
     app.addHook('onListen', (done) => {
       stdout.flush()
       done()

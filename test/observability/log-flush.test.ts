@@ -28,7 +28,7 @@ async function execute(base: string, id: string, calls: Parameters<typeof assist
   return response.status
 }
 
-// The gateway buffers its log lines (16 KiB at a time, or every 250 ms): none may be lost on the way out.
+// The gateway buffers its log lines (64 KiB at a time, or every 250 ms): none may be lost on the way out.
 describe('buffered logging', () => {
   it('writes every line before a SIGTERM exit: each access line, each call line, "shutting down" and "closed"', async (t) => {
     const server = await startServer(t, { LOG_LEVEL: 'info' })
