@@ -1,11 +1,11 @@
-// CPU time per log line of toolgate's buffered stdout logger (src/observability/logger.ts), for
+// CPU time per log line of toolgate's buffered stdout destination (src/observability/logger.ts), for
 // several batch sizes: a call line through a request's child logger, written to stdout in batches
 // of that many characters, the event loop turning every 50 lines as a busy gateway's does.
 // The process's CPU time (the write's thread pool included), median of five runs.
 // Usage: node bench/log-lines.ts [chars per batch ...] > /dev/null   (default: 4096 16384 65536 131072)
 import { spawnSync } from 'node:child_process'
 import { pino } from 'pino'
-import { LineBatch } from '../src/observability/line-batch.ts'
+import { batchedDestination } from '../src/observability/logger.ts'
 import { median } from './lib/stats.ts'
 
 const sizes = process.argv.slice(2).map(Number)
@@ -18,7 +18,7 @@ if (sizes.length !== 1) {
 }
 const chars = sizes[0] ?? 0
 const lines = 400_000
-const batch = new LineBatch(pino.destination({ dest: 1, sync: false, minLength: 1 }), chars)
+const batch = batchedDestination(1, chars)
 const log = pino({ level: 'info' }, batch).child({ reqId: '2cef56fa-1997-4383-ac80-e6d972c20ae0' })
 const turn = () => new Promise((resolve) => setImmediate(resolve))
 

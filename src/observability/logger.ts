@@ -23,10 +23,16 @@ const flushEveryMs = 250
 /**
  * Lines are written once this many characters of them are gathered. Each write costs a system call,
  * a hop to libuv's thread pool and back, and wakes whatever reads stdout: at 16 KiB a line cost
- * about a fifth more CPU than at 64 KiB (`node bench/log-lines.ts`), which is 64 KiB of lines held
- * for 250 ms at most.
+ * about a fifth more CPU than at 64 KiB (`node bench/log-lines.ts`). The price is up to 64 KiB of
+ * lines held back, for 250 ms at most.
  */
 const batchChars = 65_536
+
+/** The gateway's destination for its lines on `fd`: gathered `chars` at a time, written asynchronously. */
+export function batchedDestination(fd: 1 | 2, chars = batchChars): LineBatch {
+  // sonic-boom writes each batch as soon as it gets it (minLength 1, so that its flush(callback) waits for the write).
+  return new LineBatch(pino.destination({ dest: fd, sync: false, minLength: 1 }), chars)
+}
 
 /** A logger writing to stdout, and what flushes it. */
 export interface StdoutLogger {
@@ -49,8 +55,7 @@ export function createLogger(config: Pick<Config, 'logLevel'>, stream: 'stdout' 
   // Silent writes nothing: no destination, no timer (tests build many such apps).
   if (config.logLevel === 'silent')
     return { logger: pino(options, { write: () => undefined }), flush: () => undefined, close: () => undefined }
-  // sonic-boom writes each batch as soon as it gets it (minLength 1, so that its flush(callback) waits for the write).
-  const destination = new LineBatch(pino.destination({ dest: stream === 'stdout' ? 1 : 2, sync: false, minLength: 1 }), batchChars)
+  const destination = batchedDestination(stream === 'stdout' ? 1 : 2)
   const flush = () => {
     try {
       destination.flush()
