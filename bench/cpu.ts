@@ -38,6 +38,15 @@ const quick = process.env.BENCH_QUICK === '1'
 export const cpuConnections = 16
 const apiKey = 'bench-key-0123456789abcdef'
 
+/** One server's medians over the rounds. */
+export interface ServerFigures {
+  /** User and system CPU time. */
+  cpuUsPerRequest: number
+  /** The system (kernel) part of it: the socket reads and writes, and waking whoever reads them. */
+  systemUsPerRequest: number
+  requestsPerSecond: number
+}
+
 export interface CpuRow {
   /** What the configuration is, as the table says it. */
   label: string
@@ -45,8 +54,8 @@ export interface CpuRow {
   seconds: number
   /** Load each server took alone before the rounds. */
   warmupSeconds: number
-  toolgate: { cpuUsPerRequest: number; requestsPerSecond: number }
-  echo: { cpuUsPerRequest: number; requestsPerSecond: number }
+  toolgate: ServerFigures
+  echo: ServerFigures
   /** Median of the rounds' toolgate / echo ratios. */
   cpuRatio: number
   requestsPerSecondRatio: number
@@ -113,12 +122,18 @@ const ticksPerSecond = (() => {
   return answer.status === 0 && Number.isInteger(ticks) && ticks > 0 ? ticks : 100
 })()
 
-/** CPU time the process has used, user and system, in µs, from /proc/<pid>/stat. */
-export function processCpuUs(pid: number): number {
+/** CPU time the process has used in user mode and in the kernel, in µs, from /proc/<pid>/stat. */
+function processCpuTimes(pid: number): { userUs: number; systemUs: number } {
   const stat = readFileSync(`/proc/${String(pid)}/stat`, 'utf8')
   // Fields after the command name (in parentheses, which may hold spaces): state is field 3, utime 14, stime 15.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return ((Number(fields[11]) + Number(fields[12])) / ticksPerSecond) * 1e6
+  return { userUs: (Number(fields[11]) / ticksPerSecond) * 1e6, systemUs: (Number(fields[12]) / ticksPerSecond) * 1e6 }
+}
+
+/** CPU time the process has used, user and system, in µs. */
+export function processCpuUs(pid: number): number {
+  const { userUs, systemUs } = processCpuTimes(pid)
+  return userUs + systemUs
 }
 
 const children: ChildProcess[] = []
@@ -148,7 +163,7 @@ async function loadRound(
   check: 'execute' | 'echo',
   seconds: number,
   options: { authorization?: string; scrapeMetrics?: boolean } = {},
-): Promise<LoadResult & { cpuUsPerRequest: number }> {
+): Promise<LoadResult & { cpuUsPerRequest: number; systemUsPerRequest: number }> {
   const headers: Record<string, string> = options.authorization === undefined ? {} : { authorization: options.authorization }
   const scrapes: Array<Promise<unknown>> = []
   const scraper = options.scrapeMetrics
@@ -161,13 +176,13 @@ async function loadRound(
         )
       }, 1_000)
     : undefined
-  const before = processCpuUs(server.pid)
+  const before = processCpuTimes(server.pid)
   const { child, line } = await start(
     [new URL('./load.ts', benchDir).pathname, `${server.url}${path}`, bodyFile, check, String(cpuConnections), String(seconds)],
     options.authorization === undefined ? {} : { BENCH_AUTHORIZATION: options.authorization },
     /^\{/,
   )
-  const cpuUs = processCpuUs(server.pid) - before
+  const after = processCpuTimes(server.pid)
   clearInterval(scraper)
   await Promise.all(scrapes)
   await stopChild(child)
@@ -177,7 +192,13 @@ async function loadRound(
       `  ! ${server.url}${path}: ${String(result.non2xx)} non-2xx, ${String(result.errors)} errors, ${String(result.mismatched)} bodies that failed the check, of ${String(result.total)}\n`,
     )
   }
-  return { ...result, cpuUsPerRequest: result.total > 0 ? cpuUs / result.total : Number.NaN }
+  const perRequest = (us: number) => (result.total > 0 ? us / result.total : Number.NaN)
+  const systemUs = after.systemUs - before.systemUs
+  return {
+    ...result,
+    cpuUsPerRequest: perRequest(after.userUs - before.userUs + systemUs),
+    systemUsPerRequest: perRequest(systemUs),
+  }
 }
 
 /** Runs every configuration: each server warmed up, then `rounds` rounds of echo and toolgate in turn. */
@@ -215,6 +236,7 @@ export async function cpuSection(options: { seconds?: number; rounds?: number; l
           median(toolgateRounds.map((result, index) => result[key] / (echoRounds[index]?.[key] ?? Number.NaN)))
         const summary = (results: typeof echoRounds) => ({
           cpuUsPerRequest: round(median(results.map((result) => result.cpuUsPerRequest))),
+          systemUsPerRequest: round(median(results.map((result) => result.systemUsPerRequest))),
           requestsPerSecond: round(median(results.map((result) => result.requestsPerSecond)), 0),
         })
         const row: CpuRow = {
@@ -248,13 +270,13 @@ export function cpuTable(rows: CpuRow[]): string[] {
   const first = rows[0]
   if (first === undefined) return []
   return [
-    `**g. Server CPU per request** (batch of three calls; autocannon, ${String(cpuConnections)} connections, ${String(first.seconds)} s a round after ${String(first.warmupSeconds)} s of warm-up per server; a bare Fastify echo of the same body loaded in alternate rounds, ${String(first.rounds)} rounds, medians; CPU time (user + system) of each server's own process; ratios are toolgate / echo of the same rounds):`,
+    `**g. Server CPU per request** (batch of three calls; autocannon, ${String(cpuConnections)} connections, ${String(first.seconds)} s a round after ${String(first.warmupSeconds)} s of warm-up per server; a bare Fastify echo of the same body loaded in alternate rounds, ${String(first.rounds)} rounds, medians; CPU time (user + system) of each server's own process, and the system part of it (the kernel's: the socket reads and writes, and waking the load generator); ratios are toolgate / echo of the same rounds):`,
     '',
-    '| configuration | toolgate CPU µs/request | echo CPU µs/request | CPU ratio | toolgate req/s | echo req/s | req/s ratio | toolgate requests failed |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| configuration | toolgate CPU µs/request | of which system | echo CPU µs/request | of which system | CPU ratio | toolgate req/s | echo req/s | req/s ratio | toolgate requests failed |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map(
       (row) =>
-        `| ${row.label} | ${String(row.toolgate.cpuUsPerRequest)} | ${String(row.echo.cpuUsPerRequest)} | ${String(row.cpuRatio)}x | ${String(row.toolgate.requestsPerSecond)} | ${String(row.echo.requestsPerSecond)} | ${String(row.requestsPerSecondRatio)}x | ${String(row.failures)} |`,
+        `| ${row.label} | ${String(row.toolgate.cpuUsPerRequest)} | ${String(row.toolgate.systemUsPerRequest)} | ${String(row.echo.cpuUsPerRequest)} | ${String(row.echo.systemUsPerRequest)} | ${String(row.cpuRatio)}x | ${String(row.toolgate.requestsPerSecond)} | ${String(row.echo.requestsPerSecond)} | ${String(row.requestsPerSecondRatio)}x | ${String(row.failures)} |`,
     ),
     '',
   ]
