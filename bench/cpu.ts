@@ -163,7 +163,7 @@ async function loadRound(
   check: 'execute' | 'echo',
   seconds: number,
   options: { authorization?: string; scrapeMetrics?: boolean } = {},
-): Promise<LoadResult & { cpuUsPerRequest: number; systemUsPerRequest: number }> {
+): Promise<LoadResult & Omit<ServerFigures, 'requestsPerSecond'>> {
   const headers: Record<string, string> = options.authorization === undefined ? {} : { authorization: options.authorization }
   const scrapes: Array<Promise<unknown>> = []
   const scraper = options.scrapeMetrics
